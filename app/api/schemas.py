@@ -17,7 +17,9 @@ class ModelInfo(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable machine-readable error code.", examples=["validation_error"])
+    code: str = Field(
+        description="Stable machine-readable error code.", examples=["validation_error"]
+    )
     message: str = Field(description="What went wrong and what to do about it.")
 
 

@@ -45,7 +45,9 @@ def _model_path(name_or_path: str) -> Path:
     for child in sorted(package_dir.iterdir()):
         if (child / "config.cfg").is_file():
             return child
-    raise ModelLoadError(f"The spaCy package {name_or_path!r} has no pipeline directory with config.cfg.")
+    raise ModelLoadError(
+        f"The spaCy package {name_or_path!r} has no pipeline directory with config.cfg."
+    )
 
 
 def components_to_exclude(config: dict[str, Any]) -> list[str]:
@@ -144,4 +146,7 @@ class NerService:
         texts = list(texts)
         with self._lock:
             docs = list(self._nlp.pipe(texts, batch_size=self.batch_size))
-        return [self._entities(doc, wanted) if text.strip() else [] for doc, text in zip(docs, texts, strict=True)]
+        return [
+            self._entities(doc, wanted) if text.strip() else []
+            for doc, text in zip(docs, texts, strict=True)
+        ]

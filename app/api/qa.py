@@ -99,7 +99,8 @@ def _deadline(request: Request, settings: Settings) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
         return None
-    return time.monotonic() + (remaining() - settings.qa_deadline_margin_ms) / 1000.0
+    remaining_ms = float(remaining())
+    return time.monotonic() + (remaining_ms - settings.qa_deadline_margin_ms) / 1000.0
 
 
 def _result(answers: list[object]) -> QaResult:

@@ -190,7 +190,7 @@ def warm_up_request_path(mangum: Mangum, services: Services) -> None:
             "body": None if body is None else json.dumps(body),
             "isBase64Encoded": False,
         }
-        response = mangum(event, _InitContext())
+        response = mangum(event, _InitContext())  # type: ignore[arg-type]
         if response["statusCode"] != 200:
             logger.warning("warm_up_failed", extra={"path": path, "status": response["statusCode"]})
 

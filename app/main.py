@@ -149,6 +149,14 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
                 "method_not_allowed",
                 f"{request.method} is not allowed on {request.url.path}; see /docs for the methods.",
             )
+        if exc.status_code == 400:
+            # Starlette's own parse failure, e.g. JSON nested deeper than the parser allows.
+            return error_response(
+                400,
+                "invalid_json",
+                "The request body could not be parsed (malformed or nested too deeply). Send a "
+                'flat JSON object such as {"text": "..."} with Content-Type: application/json.',
+            )
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
     return app

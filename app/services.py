@@ -51,9 +51,11 @@ class Services:
                     services.load_seconds["qa"] = dict(services.qa.load_seconds)
             except ModelLoadError as exc:
                 services.errors[name] = str(exc)
+                # The operator gets the cause in the log; clients get the message only.
                 logger.error(
                     "model_load_failed",
                     extra={"service": name, "reason": str(exc)},
+                    exc_info=exc,
                 )
                 continue
             logger.info(

@@ -93,8 +93,12 @@ class NerService:
             nlp = spacy.load(path, exclude=exclude)
         except ModelLoadError:
             raise
-        except Exception as exc:  # corrupt pipeline files: say which model, keep the cause
-            raise ModelLoadError(f"Could not load the spaCy pipeline {model!r}: {exc}") from exc
+        except Exception as exc:  # corrupt pipeline files: say which model; the cause is chained
+            raise ModelLoadError(
+                f"Could not load the spaCy pipeline {model!r} ({type(exc).__name__}): its files are "
+                "missing or corrupt. Reinstall the pipeline package, or re-save it with "
+                "nlp.to_disk(), and check NER_MODEL."
+            ) from exc
         loaded = time.perf_counter()
         # One pass through the pipeline so the first request does no one-time work.
         nlp("Warm-up: Ada Lovelace visited London in 1842.")

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help venv lint typecheck test test-fast run serve lock clean
+.PHONY: help venv lint test test-fast run serve lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -38,6 +38,8 @@ test: venv lint ## Install what is missing (venv, Docker, base images) and run t
 
 test-fast: venv ## In-process tests only (no containers, no browser)
 	$(PY) -m pytest -m "not container and not browser" $(PYTEST_ARGS)
+
+run: serve ## The main job: serve the API locally (moves to the compose stack with the images)
 
 serve: venv ## Serve the app in-process with uvicorn (SERVICES=ner by default)
 	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)

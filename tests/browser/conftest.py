@@ -1,0 +1,47 @@
+"""Fixtures for the page tests: one headless Chromium per session and in-process servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser import driver as browser
+
+
+def page_app(main_module: Any, settings: Any, services: Any) -> Any:
+    """The lambda-nlp app built by ``create_app`` around ``services``, with the page routes."""
+    from app.api import page
+
+    app = main_module.create_app(settings, services)
+    if not any(getattr(route, "path", None) == "/" for route in app.routes):
+        # Until create_app includes the page router itself (it is meant to), add it here.
+        app.include_router(page.router)
+    return app
+
+
+@pytest.fixture(scope="session")
+def ner_app(main_module: Any) -> Any:
+    """A NER-only function, as the NER image serves it (the suite's SERVICES=ner models)."""
+    return page_app(main_module, main_module.settings, main_module.services)
+
+
+@pytest.fixture(scope="session")
+def ner_base_url(ner_app: Any) -> Iterator[str]:
+    with browser.serve(ner_app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def chrome() -> Iterator[Any]:
+    with browser.chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def page(chrome: Any) -> Iterator[Any]:
+    """The session's browser, its console log drained before and after each test."""
+    browser.console_messages(chrome)
+    yield chrome
+    browser.console_messages(chrome)

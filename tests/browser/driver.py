@@ -240,7 +240,10 @@ def screenshot(driver: Any, name: str) -> Path:
     """Save a full-window screenshot under tests/artifacts/ and return its path."""
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS_DIR / f"{name}.png"
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(900, int(height) + 40))
+    # Grow the window until the whole page fits the viewport (window = viewport + browser frame).
+    frame, height = driver.execute_script(
+        "return [window.outerHeight - window.innerHeight, document.documentElement.scrollHeight]"
+    )
+    driver.set_window_size(1280, int(frame) + int(height) + 8)
     driver.save_screenshot(str(path))
     return path

@@ -109,3 +109,20 @@ def test_page_qa_panel_says_not_served_on_ner_function(page: Any, ner_base_url: 
     assert "front door" in message
     assert page.execute_script("return document.getElementById('qa-submit').disabled") is True
     assert "ner" in page.execute_script("return document.getElementById('status').textContent")
+
+
+def test_page_qa_panel_says_model_unavailable(page: Any, main_module: Any) -> None:
+    from app.services import Services
+    from tests.browser.conftest import page_app
+
+    reason = "The QA model directory /opt/models/qa does not exist; run make models."
+    services = Services(enabled=("ner", "qa"), ner=main_module.services.ner, errors={"qa": reason})
+    with browser.serve(page_app(main_module, main_module.settings, services)) as base_url:
+        browser.open_page(page, base_url)
+
+        assert browser.panel_state(page, "ner") == "ready"
+        assert browser.panel_state(page, "qa") == "unavailable"
+        message = browser.unavailable_message(page, "qa")
+        assert "model is not available" in message and reason in message
+        # The NER half of the same page keeps working.
+        assert ("London", "GPE") in browser.submit_ner(page, "Ada Lovelace lived in London.")

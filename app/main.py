@@ -23,7 +23,7 @@ from mangum import Mangum  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 from app import __version__  # noqa: E402
-from app.api import health, ner, qa  # noqa: E402
+from app.api import health, ner, page, qa  # noqa: E402
 from app.config import Settings, get_settings  # noqa: E402
 from app.errors import AppError  # noqa: E402
 from app.logging import logger  # noqa: E402
@@ -96,6 +96,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ner.router)
     app.include_router(qa.router)
+    app.include_router(page.router)
 
     @app.middleware("http")
     async def request_context(

@@ -1,0 +1,457 @@
+"""ALBERT SentencePiece tokenizer with character offsets into the original text.
+
+Reproduces what transformers' ``AlbertTokenizerFast`` (tokenizers 0.22) does, ids *and* offsets:
+
+1. special tokens written literally in the text (``[CLS]``, ``[SEP]``, ``[MASK]``, ``<pad>``,
+   ``<unk>``) are split out first, on the raw text;
+2. normaliser: ````` `` ````` and ``''`` -> ``"``; NFKD; drop every combining mark (unless
+   ``keep_accents``); lower-case (if ``do_lower_case``); the model's precompiled ``nmt_nfkc``
+   character map (per grapheme cluster, as tokenizers does); runs of 2+ spaces -> one space;
+3. Metaspace: spaces -> ``▁``, a ``▁`` prepended, split before every ``▁``;
+4. unigram Viterbi over the model's pieces (unknown characters fused into one ``<unk>``).
+
+Every normalised character carries the (start, end) character span of the original character
+it came from, following tokenizers' alignment rules, so a token's offsets are the span from its
+first character's start to its last character's end. Pure Python: no sentencepiece, no mxnet.
+"""
+
+from __future__ import annotations
+
+import struct
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import regex
+
+Span = tuple[int, int]
+#: A normalised character and the original-text span it stands for.
+Aligned = list[tuple[str, Span]]
+
+_META = "\u2581"
+_UNK_PENALTY = 10.0
+# Rust's char::is_whitespace (Unicode White_Space), used by the lstrip of [MASK].
+_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_GRAPHEME = regex.compile(r"\X")
+_SPACE_RUN = regex.compile(" {2,}")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Token ids (N,) and their (start, end) character spans (N,) in the original text."""
+
+    ids: list[int]
+    offsets: list[Span]
+
+
+def _transform(chars: Aligned, changes: list[tuple[str, int]], skip: int = 0) -> Aligned:
+    """tokenizers' ``NormalizedString::transform``: rebuild ``chars`` from (char, change) pairs.
+
+    change 0 replaces the next old character (keeping its span), +1 inserts a character that
+    shares the span of the previous old character, -k replaces one and drops k more.
+    ``skip`` old characters are dropped before the first pair.
+    """
+    out: Aligned = []
+    pos = skip
+    for c, change in changes:
+        if change > 0:
+            span = chars[pos - 1][1] if pos >= 1 else (0, 0)
+        else:
+            span = chars[pos][1]
+            pos += 1 - change
+        out.append((c, span))
+    return out
+
+
+def _replace_literal(chars: Aligned, old: str, new: str) -> Aligned:
+    """Replace each non-overlapping ``old`` with ``new``; new chars take the last old char's span."""
+    text = "".join(c for c, _ in chars)
+    if old not in text:
+        return chars
+    out: Aligned = []
+    last = 0
+    start = text.find(old)
+    while start != -1:
+        out.extend(chars[last:start])
+        end = start + len(old)
+        out.extend((c, chars[end - 1][1]) for c in new)
+        last = end
+        start = text.find(old, end)
+    out.extend(chars[last:])
+    return out
+
+
+def _nfkd(chars: Aligned) -> Aligned:
+    """NFKD with canonical reordering; decomposed extras are insertions (change +1)."""
+    if all(ord(c) < 0x80 for c, _ in chars):
+        return chars
+    pairs: list[tuple[str, int]] = []
+    for c, _ in chars:
+        decomposed = c if ord(c) in _NO_NFKD else unicodedata.normalize("NFKD", c)
+        pairs.append((decomposed[0], 0))
+        pairs.extend((d, 1) for d in decomposed[1:])
+    # Canonical ordering: stable-sort each run of non-starters by combining class.
+    i = 0
+    while i < len(pairs):
+        if unicodedata.combining(pairs[i][0]) == 0:
+            i += 1
+            continue
+        j = i
+        while j < len(pairs) and unicodedata.combining(pairs[j][0]) != 0:
+            j += 1
+        pairs[i:j] = sorted(pairs[i:j], key=lambda p: unicodedata.combining(p[0]))
+        i = j
+    return _transform(chars, pairs)
+
+
+def _is_mark(c: str) -> bool:
+    cp = ord(c)
+    if cp < 0x300:
+        return False
+    if unicodedata.category(c).startswith("M"):
+        return cp not in _KEEP_MARKS
+    return cp in _EXTRA_MARKS
+
+
+def _strip_marks(chars: Aligned) -> Aligned:
+    """Drop combining marks (Mn, Mc, Me) the way ``NormalizedString::filter`` does."""
+    keep = [not _is_mark(c) for c, _ in chars]
+    if all(keep):
+        return chars
+    pairs: list[tuple[str, int]] = []
+    removed = 0
+    leading = 0
+    last: str | None = None
+    for (c, _), kept in zip(chars, keep, strict=True):
+        if kept:
+            if last is None:
+                leading = removed
+            else:
+                pairs.append((last, -removed))
+            last = c
+            removed = 0
+        else:
+            removed += 1
+    if last is not None:
+        pairs.append((last, -removed))
+    return _transform(chars, pairs, skip=leading)
+
+
+def _lowercase(chars: Aligned) -> Aligned:
+    out: Aligned = []
+    for c, span in chars:
+        out.extend((lc, span) for lc in _LOWER_EXTRA.get(c) or c.lower())
+    return out
+
+
+class _CharsMap:
+    """SentencePiece's precompiled normalisation map: a darts-clone double array + a string pool."""
+
+    def __init__(self, blob: bytes) -> None:
+        (trie_bytes,) = struct.unpack_from("<I", blob, 0)
+        self._units = struct.unpack_from(f"<{trie_bytes // 4}I", blob, 4)
+        self._pool = blob[4 + trie_bytes :]
+
+    def lookup(self, chunk: str) -> str | None:
+        """Replacement for the *shortest* mapped prefix of ``chunk`` (None if no prefix is mapped)."""
+        units = self._units
+        node = units[0] >> 10 << ((units[0] & (1 << 9)) >> 6)
+        for byte in chunk.encode("utf-8"):
+            if byte == 0:
+                return None
+            node ^= byte
+            unit = units[node]
+            if unit & ((1 << 31) | 0xFF) != byte:
+                return None
+            node ^= unit >> 10 << ((unit & (1 << 9)) >> 6)
+            if (unit >> 8) & 1:
+                value = units[node] & ((1 << 31) - 1)
+                end = self._pool.index(b"\0", value)
+                return self._pool[value:end].decode("utf-8")
+        return None
+
+
+def _replace_group(pairs: list[tuple[str, int]], old_count: int, new: str) -> None:
+    """tokenizers' Precompiled ``replace`` helper: append ``new`` standing for ``old_count`` chars."""
+    pairs.extend((c, 0) for c in new)
+    diff = len(new) - old_count
+    if diff > 0:
+        for k in range(len(pairs) - diff, len(pairs)):
+            pairs[k] = (pairs[k][0], 1)
+    elif diff < 0 and pairs:
+        c, change = pairs[-1]
+        pairs[-1] = (c, change + diff)
+
+
+def _precompiled(chars: Aligned, charsmap: _CharsMap) -> Aligned:
+    text = "".join(c for c, _ in chars)
+    pairs: list[tuple[str, int]] = []
+    modified = False
+    for grapheme in _GRAPHEME.findall(text):
+        if len(grapheme.encode("utf-8")) < 6:
+            mapped = charsmap.lookup(grapheme)
+            if mapped is not None:
+                modified = True
+                _replace_group(pairs, len(grapheme), mapped)
+                continue
+        for c in grapheme:
+            mapped = charsmap.lookup(c)
+            if mapped is None:
+                pairs.append((c, 0))
+            else:
+                modified = True
+                _replace_group(pairs, 1, mapped)
+    return _transform(chars, pairs) if modified else chars
+
+
+def _collapse_spaces(chars: Aligned) -> Aligned:
+    text = "".join(c for c, _ in chars)
+    out: Aligned = []
+    last = 0
+    for match in _SPACE_RUN.finditer(text):
+        out.extend(chars[last : match.start()])
+        out.append((" ", chars[match.end() - 1][1]))
+        last = match.end()
+    out.extend(chars[last:])
+    return out
+
+
+def _read_model_proto(blob: bytes) -> tuple[list[tuple[str, float]], bytes]:
+    """Pieces with scores and the precompiled charsmap from a serialized ``ModelProto``."""
+
+    def fields(data: bytes) -> list[tuple[int, int, bytes | int]]:
+        out: list[tuple[int, int, bytes | int]] = []
+        i = 0
+        while i < len(data):
+            key, i = varint(data, i)
+            number, wire = key >> 3, key & 7
+            if wire == 0:
+                value, i = varint(data, i)
+                out.append((number, wire, value))
+            elif wire == 1:
+                out.append((number, wire, data[i : i + 8]))
+                i += 8
+            elif wire == 2:
+                size, i = varint(data, i)
+                out.append((number, wire, data[i : i + size]))
+                i += size
+            elif wire == 5:
+                out.append((number, wire, data[i : i + 4]))
+                i += 4
+            else:
+                raise ValueError(f"unsupported protobuf wire type {wire}")
+        return out
+
+    def varint(data: bytes, i: int) -> tuple[int, int]:
+        shift = result = 0
+        while True:
+            byte = data[i]
+            i += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return result, i
+
+    pieces: list[tuple[str, float]] = []
+    charsmap = b""
+    for number, _, value in fields(blob):
+        if number == 1 and isinstance(value, bytes):
+            piece, score = "", 0.0
+            for sub_number, _, sub in fields(value):
+                if sub_number == 1 and isinstance(sub, bytes):
+                    piece = sub.decode("utf-8")
+                elif sub_number == 2 and isinstance(sub, bytes):
+                    (score,) = struct.unpack("<f", sub)
+            pieces.append((piece, score))
+        elif number == 3 and isinstance(value, bytes):
+            for sub_number, _, sub in fields(value):
+                if sub_number == 2 and isinstance(sub, bytes):
+                    charsmap = sub
+    return pieces, charsmap
+
+
+class AlbertTokenizer:
+    """SentencePiece unigram tokenizer matching ``AlbertTokenizerFast``, with original offsets."""
+
+    def __init__(
+        self,
+        pieces: list[tuple[str, float]],
+        charsmap: bytes,
+        *,
+        do_lower_case: bool = True,
+        keep_accents: bool = False,
+        unk_id: int = 1,
+    ) -> None:
+        self.do_lower_case = do_lower_case
+        self.keep_accents = keep_accents
+        self.unk_id = unk_id
+        self._scores = {piece: (i, score) for i, (piece, score) in enumerate(pieces)}
+        self._unk_score = min(score for _, score in pieces) - _UNK_PENALTY
+        self._max_piece_len = max(len(piece) for piece, _ in pieces)
+        self._charsmap = _CharsMap(charsmap) if charsmap else None
+        self.vocab_size = len(pieces)
+        specials = [p for p in ("<pad>", "<unk>", "[CLS]", "[SEP]") if p in self._scores]
+        alternatives = [regex.escape(p) for p in specials]
+        if "[MASK]" in self._scores:
+            # [MASK] is registered with lstrip=True: it swallows the whitespace before it.
+            alternatives.insert(0, rf"[{_WS}]*\[MASK\]")
+        self._special_re = regex.compile("|".join(alternatives)) if alternatives else None
+        self._special_ids = {
+            p: self._scores[p][0] for p in (*specials, "[MASK]") if p in self._scores
+        }
+        self._viterbi = lru_cache(maxsize=65536)(self._viterbi_uncached)
+
+    @classmethod
+    def from_file(
+        cls, path: Path, *, do_lower_case: bool = True, keep_accents: bool = False, unk_id: int = 1
+    ) -> AlbertTokenizer:
+        """Load a SentencePiece ``spiece.model`` file."""
+        pieces, charsmap = _read_model_proto(path.read_bytes())
+        if not pieces:
+            raise ValueError(f"{path} holds no SentencePiece pieces; is it a spiece.model file?")
+        return cls(
+            pieces, charsmap, do_lower_case=do_lower_case, keep_accents=keep_accents, unk_id=unk_id
+        )
+
+    def piece_id(self, piece: str) -> int:
+        """Id of a vocabulary piece (``unk_id`` if absent)."""
+        entry = self._scores.get(piece)
+        return entry[0] if entry is not None else self.unk_id
+
+    def normalize(self, text: str, offset: int = 0) -> Aligned:
+        """Normalised characters of ``text``, each with its span in the original (+ ``offset``)."""
+        chars: Aligned = [(c, (offset + i, offset + i + 1)) for i, c in enumerate(text)]
+        chars = _replace_literal(chars, "``", '"')
+        chars = _replace_literal(chars, "''", '"')
+        if not self.keep_accents:
+            chars = _strip_marks(_nfkd(chars))
+        if self.do_lower_case:
+            chars = _lowercase(chars)
+        if self._charsmap is not None:
+            chars = _precompiled(chars, self._charsmap)
+        return _collapse_spaces(chars)
+
+    def encode(self, text: str) -> Encoding:
+        """Token ids and original-text character offsets, without [CLS]/[SEP]."""
+        ids: list[int] = []
+        offsets: list[Span] = []
+        last = 0
+        if self._special_re is not None:
+            for match in self._special_re.finditer(text):
+                self._encode_segment(text[last : match.start()], last, ids, offsets)
+                token = "[MASK]" if match.group().endswith("[MASK]") else match.group()
+                ids.append(self._special_ids[token])
+                offsets.append((match.start(), match.end()))
+                last = match.end()
+        self._encode_segment(text[last:], last, ids, offsets)
+        return Encoding(ids, offsets)
+
+    def _encode_segment(self, text: str, offset: int, ids: list[int], offsets: list[Span]) -> None:
+        chars = self.normalize(text, offset)
+        if not chars:
+            return
+        chars = [(_META if c == " " else c, span) for c, span in chars]
+        if chars[0][0] != _META:
+            chars.insert(0, (_META, chars[0][1]))
+        starts = [i for i, (c, _) in enumerate(chars) if c == _META and i > 0]
+        for begin, end in zip([0, *starts], [*starts, len(chars)], strict=True):
+            word = "".join(c for c, _ in chars[begin:end])
+            for piece_id, a, b in self._viterbi(word):
+                ids.append(piece_id)
+                offsets.append((chars[begin + a][1][0], chars[begin + b - 1][1][1]))
+
+    def _viterbi_uncached(self, word: str) -> tuple[tuple[int, int, int], ...]:
+        """Best unigram segmentation of ``word``: (id, start, end) per piece, unknowns fused."""
+        n = len(word)
+        best: list[tuple[float, int, int] | None] = [None] * (n + 1)  # (score, start, id)
+        best[0] = (0.0, 0, -1)
+        for start in range(n):
+            here = best[start]
+            if here is None:
+                continue
+            single = False
+            for end in range(start + 1, min(n, start + self._max_piece_len) + 1):
+                entry = self._scores.get(word[start:end])
+                if entry is None:
+                    continue
+                if end == start + 1:
+                    single = True
+                candidate = here[0] + entry[1]
+                current = best[end]
+                if current is None or candidate > current[0]:
+                    best[end] = (candidate, start, entry[0])
+            if not single:
+                candidate = here[0] + self._unk_score
+                current = best[start + 1]
+                if current is None or candidate > current[0]:
+                    best[start + 1] = (candidate, start, self.unk_id)
+        pieces: list[tuple[int, int, int]] = []
+        end = n
+        unk_end: int | None = None
+        while end > 0:
+            node = best[end]
+            assert node is not None  # every position is reachable through unk nodes
+            _, start, piece_id = node
+            if piece_id == self.unk_id:
+                unk_end = end if unk_end is None else unk_end
+            else:
+                if unk_end is not None:
+                    pieces.append((self.unk_id, end, unk_end))
+                    unk_end = None
+                pieces.append((piece_id, start, end))
+            end = start
+        if unk_end is not None:
+            pieces.append((self.unk_id, 0, unk_end))
+        pieces.reverse()
+        return tuple(pieces)
+
+
+# --- Unicode-version differences ------------------------------------------------------------
+# Python 3.11's unicodedata is Unicode 14; tokenizers 0.22 decomposes and strips marks with an
+# older table and lower-cases with a newer one. These code points (measured by probing every
+# code point against tokenizers 0.22.2) behave as tokenizers does, not as Python would.
+
+
+def _parse_ranges(spec: str) -> frozenset[int]:
+    out: set[int] = set()
+    for item in spec.split():
+        first, _, last = item.partition("-")
+        out.update(range(int(first, 16), int(last or first, 16) + 1))
+    return frozenset(out)
+
+
+#: Marks (per Python) that tokenizers does not know, so StripAccents keeps them.
+_KEEP_MARKS = _parse_ranges(
+    "7fd 898-89f 8ca-8d3 9fe afa-aff b55 c04 c3c d00 d3b-d3c d81 eba 1715 180f 1abf-1ace 1cf7 "
+    "1df6-1dfa a82c a8ff 10d24-10d27 10eab-10eac 10f46-10f50 10f82-10f85 11070 11073-11074 110c2 "
+    "11145-11146 111c9 111ce-111cf 1133b 1145e 1182c-1183a 11930-11935 11937-11938 1193b-1193e "
+    "11940 11942-11943 119d1-119d7 119da-119e0 119e4 11a01-11a0a 11a33-11a39 11a3b-11a3e 11a47 "
+    "11a51-11a5b 11a8a-11a99 11d31-11d36 11d3a 11d3c-11d3d 11d3f-11d45 11d47 11d8a-11d8e "
+    "11d90-11d91 11d93-11d97 11ef3-11ef6 16f4f 16f7f-16f87 16fe4 16ff0-16ff1 1cf00-1cf2d "
+    "1cf30-1cf46 1e130-1e136 1e2ae 1e2ec-1e2ef"
+)
+#: Non-marks (per Python) that tokenizers' older table still calls marks.
+_EXTRA_MARKS = _parse_ranges("1cf2-1cf3")
+#: Characters Python decomposes but tokenizers' NFKD leaves alone.
+_NO_NFKD = _parse_ranges(
+    "32ff a7f2-a7f4 ab69 10781-10785 10787-107b0 107b2-107ba 11938 1f16c 1fbf0-1fbf9"
+)
+#: Upper-case letters newer than Python's table: (first, last, delta to the lower-case letter).
+_LOWER_DELTAS = (
+    (0x1C89, 0x1C89, 1),
+    (0xA7CB, 0xA7CB, -0xA567),
+    (0xA7CC, 0xA7CC, 1),
+    (0xA7CE, 0xA7CE, 1),
+    (0xA7D2, 0xA7D2, 1),
+    (0xA7D4, 0xA7D4, 1),
+    (0xA7DA, 0xA7DA, 1),
+    (0xA7DC, 0xA7DC, -0xA641),
+    (0x10D50, 0x10D65, 0x20),
+    (0x16EA0, 0x16EB8, 0x1B),
+)
+_LOWER_EXTRA = {
+    chr(cp): chr(cp + delta)
+    for first, last, delta in _LOWER_DELTAS
+    for cp in range(first, last + 1)
+}

@@ -39,10 +39,12 @@ _SPACE_RUN = regex.compile(" {2,}")
 
 @dataclass(frozen=True)
 class Encoding:
-    """Token ids (N,) and their (start, end) character spans (N,) in the original text."""
+    """Token ids (N,), their (start, end) character spans (N,) in the original text, and the
+    index of the word (Metaspace piece) each token belongs to (N,)."""
 
     ids: list[int]
     offsets: list[Span]
+    words: list[int]
 
 
 def _transform(chars: Aligned, changes: list[tuple[str, int]], skip: int = 0) -> Aligned:
@@ -336,18 +338,22 @@ class AlbertTokenizer:
         """Token ids and original-text character offsets, without [CLS]/[SEP]."""
         ids: list[int] = []
         offsets: list[Span] = []
+        words: list[int] = []
         last = 0
         if self._special_re is not None:
             for match in self._special_re.finditer(text):
-                self._encode_segment(text[last : match.start()], last, ids, offsets)
+                self._encode_segment(text[last : match.start()], last, ids, offsets, words)
                 token = "[MASK]" if match.group().endswith("[MASK]") else match.group()
                 ids.append(self._special_ids[token])
                 offsets.append((match.start(), match.end()))
+                words.append(words[-1] + 1 if words else 0)
                 last = match.end()
-        self._encode_segment(text[last:], last, ids, offsets)
-        return Encoding(ids, offsets)
+        self._encode_segment(text[last:], last, ids, offsets, words)
+        return Encoding(ids, offsets, words)
 
-    def _encode_segment(self, text: str, offset: int, ids: list[int], offsets: list[Span]) -> None:
+    def _encode_segment(
+        self, text: str, offset: int, ids: list[int], offsets: list[Span], words: list[int]
+    ) -> None:
         chars = self.normalize(text, offset)
         if not chars:
             return
@@ -355,10 +361,12 @@ class AlbertTokenizer:
         if chars[0][0] != _META:
             chars.insert(0, (_META, chars[0][1]))
         starts = [i for i, (c, _) in enumerate(chars) if c == _META and i > 0]
-        for begin, end in zip([0, *starts], [*starts, len(chars)], strict=True):
+        first_word = words[-1] + 1 if words else 0
+        for index, (begin, end) in enumerate(zip([0, *starts], [*starts, len(chars)], strict=True)):
             word = "".join(c for c, _ in chars[begin:end])
             for piece_id, a, b in self._viterbi(word):
                 ids.append(piece_id)
+                words.append(first_word + index)
                 offsets.append((chars[begin + a][1][0], chars[begin + b - 1][1][1]))
 
     def _viterbi_uncached(self, word: str) -> tuple[tuple[int, int, int], ...]:

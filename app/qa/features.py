@@ -1,0 +1,176 @@
+"""Question/context windows for extractive QA (pure numpy).
+
+Windowing follows the transformers QA pipeline with a fast tokenizer (``truncation="only_second"``,
+``stride=doc_stride``, ``return_overflowing_tokens=True``): each window is
+``[CLS] question [SEP] context-slice [SEP]``; a slice holds ``budget = max_seq_length - len(question)
+- 3`` context tokens and the next slice starts ``budget - doc_stride`` tokens later, so consecutive
+windows share ``doc_stride`` tokens. Unlike the pipeline, the question is cut to
+``max_question_length`` tokens (the pipeline's fast path ignores that setting and fails instead).
+
+All windows of one request form one (W, T) batch, padded only up to the longest window rounded up
+to a bucket (:func:`seq_buckets`), so a short request never pays for 384 tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from app.qa.tokenizer import Encoding
+
+IntArray = npt.NDArray[np.int32]
+BoolArray = npt.NDArray[np.bool_]
+BUCKET_STEP = 64
+
+
+def seq_buckets(max_seq_length: int) -> tuple[int, ...]:
+    """Padded sequence lengths: multiples of 64 up to ``max_seq_length``, which is always last."""
+    steps = range(BUCKET_STEP, max_seq_length, BUCKET_STEP)
+    return (*steps, max_seq_length)
+
+
+def bucket_for(length: int, max_seq_length: int) -> int:
+    """Smallest bucket >= ``length``."""
+    for bucket in seq_buckets(max_seq_length):
+        if bucket >= length:
+            return bucket
+    raise ValueError(f"window of {length} tokens exceeds max_seq_length {max_seq_length}")
+
+
+def window_starts(n_context: int, budget: int, doc_stride: int) -> list[int]:
+    """First context token of every window (as tokenizers' overflow with stride)."""
+    if budget <= doc_stride:
+        raise ValueError(
+            f"doc_stride {doc_stride} must be smaller than the {budget} context tokens per window"
+        )
+    starts = [0]
+    while starts[-1] + budget < n_context:
+        starts.append(starts[-1] + budget - doc_stride)
+    return starts
+
+
+@dataclass(frozen=True)
+class Windows:
+    """One request's windows as a padded batch, W windows of T tokens.
+
+    input_ids, token_type_ids, attention_mask: (W, T) int32 model inputs.
+    p_mask: (W, T) bool, True where a token cannot be part of an answer (question, specials,
+        padding); the [CLS] at index 0 is True too (decode reads it for the null score).
+    offsets: (W, T, 2) int32 character span of each context token in the context, -1 elsewhere.
+    words: (W, T) int32 context word index of each context token, -1 elsewhere.
+    max_context: (W, T) bool, True where this window gives the token its widest surrounding
+        context among all windows (SQuAD's ``check_is_max_context``).
+    lengths: (W,) int32 unpadded window lengths.
+    """
+
+    input_ids: IntArray
+    token_type_ids: IntArray
+    attention_mask: IntArray
+    p_mask: BoolArray
+    offsets: IntArray
+    words: IntArray
+    max_context: BoolArray
+    lengths: IntArray
+
+    @property
+    def count(self) -> int:
+        """Number of windows W."""
+        return int(self.input_ids.shape[0])
+
+    def take(self, index: slice) -> Windows:
+        """A sub-batch of windows, trimmed of padding columns no window in it needs."""
+        lengths = self.lengths[index]
+        width = bucket_for(int(lengths.max()), self.input_ids.shape[1])
+        return Windows(
+            input_ids=self.input_ids[index, :width],
+            token_type_ids=self.token_type_ids[index, :width],
+            attention_mask=self.attention_mask[index, :width],
+            p_mask=self.p_mask[index, :width],
+            offsets=self.offsets[index, :width],
+            words=self.words[index, :width],
+            max_context=self.max_context[index, :width],
+            lengths=lengths,
+        )
+
+
+def count_windows(
+    n_question: int,
+    n_context: int,
+    *,
+    max_seq_length: int,
+    doc_stride: int,
+    max_question_length: int,
+) -> int:
+    """How many windows :func:`build_windows` would make (cheap; for limits before any work)."""
+    budget = max_seq_length - min(n_question, max_question_length) - 3
+    return len(window_starts(n_context, budget, doc_stride))
+
+
+def build_windows(
+    question: Encoding,
+    context: Encoding,
+    *,
+    cls_id: int,
+    sep_id: int,
+    pad_id: int,
+    max_seq_length: int,
+    doc_stride: int,
+    max_question_length: int,
+) -> Windows:
+    """Windows of ``[CLS] question [SEP] context-slice [SEP]``, padded to a bucket."""
+    q_ids = question.ids[:max_question_length]
+    n_q = len(q_ids)
+    budget = max_seq_length - n_q - 3
+    n_c = len(context.ids)
+    starts = window_starts(n_c, budget, doc_stride)
+    spans = [(s, min(s + budget, n_c)) for s in starts]
+    lengths = np.array([n_q + 3 + (e - s) for s, e in spans], dtype=np.int32)
+    width = bucket_for(int(lengths.max()), max_seq_length)
+    w = len(spans)
+
+    input_ids = np.full((w, width), pad_id, dtype=np.int32)
+    token_type_ids = np.zeros((w, width), dtype=np.int32)
+    attention_mask = np.zeros((w, width), dtype=np.int32)
+    p_mask = np.ones((w, width), dtype=np.bool_)
+    offsets = np.full((w, width, 2), -1, dtype=np.int32)
+    words = np.full((w, width), -1, dtype=np.int32)
+    max_context = np.zeros((w, width), dtype=np.bool_)
+
+    c_ids = np.asarray(context.ids, dtype=np.int32)
+    c_offsets = np.asarray(context.offsets, dtype=np.int32).reshape(-1, 2)
+    c_words = np.asarray(context.words, dtype=np.int32)
+    best = _max_context_window(spans, n_c)
+    head = np.asarray([cls_id, *q_ids, sep_id], dtype=np.int32)
+    first = n_q + 2  # column of the first context token
+    for row, (s, e) in enumerate(spans):
+        n = e - s
+        input_ids[row, :first] = head
+        input_ids[row, first : first + n] = c_ids[s:e]
+        input_ids[row, first + n] = sep_id
+        token_type_ids[row, first : first + n + 1] = 1
+        attention_mask[row, : first + n + 1] = 1
+        p_mask[row, first : first + n] = False
+        offsets[row, first : first + n] = c_offsets[s:e]
+        words[row, first : first + n] = c_words[s:e]
+        max_context[row, first : first + n] = best[s:e] == row
+    return Windows(
+        input_ids, token_type_ids, attention_mask, p_mask, offsets, words, max_context, lengths
+    )
+
+
+def _max_context_window(spans: list[tuple[int, int]], n_context: int) -> npt.NDArray[np.intp]:
+    """(n_context,) index of the window where each context token has the most context.
+
+    Score of token p in window [s, e): min(p - s, e - 1 - p) + 0.01 * (e - s); first window wins ties.
+    """
+    positions = np.arange(n_context)
+    scores = np.full((len(spans), n_context), -np.inf)
+    for row, (s, e) in enumerate(spans):
+        inside = positions[s:e]
+        scores[row, s:e] = np.minimum(inside - s, e - 1 - inside) + 0.01 * (e - s)
+    if n_context == 0:
+        return np.zeros(0, dtype=np.intp)
+    best: npt.NDArray[np.intp] = np.argmax(scores, axis=0)
+    return best

@@ -11,13 +11,9 @@ from tests.browser import driver as browser
 
 
 def page_app(main_module: Any, settings: Any, services: Any) -> Any:
-    """The lambda-nlp app built by ``create_app`` around ``services``, with the page routes."""
-    from app.api import page
-
+    """The lambda-nlp app, as ``create_app`` builds it, around already loaded ``services``."""
     app = main_module.create_app(settings, services)
-    if not any(getattr(route, "path", None) == "/" for route in app.routes):
-        # Until create_app includes the page router itself (it is meant to), add it here.
-        app.include_router(page.router)
+    assert any(getattr(route, "path", None) == "/" for route in app.routes), "page router missing"
     return app
 
 

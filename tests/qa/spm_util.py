@@ -160,15 +160,30 @@ _EMOJI = ("😀", "👍🏽", "🇫🇷", "❤️", "👨‍👩‍👧")
 _PUNCT = ('"', "``", "''", "'", "(", ")", ",", ".", ";", ":", "!", "?", "-", "–", "—", "«", "»")
 
 
+def _made_up_words(rng: random.Random, n_words: int) -> list[str]:
+    """Pronounceable nonsense words, so the corpus has enough distinct pieces for any vocab size."""
+    onsets = ["", "b", "d", "k", "l", "m", "n", "p", "r", "s", "t", "v", "st", "tr", "ch", "gr"]
+    vowels = ["a", "e", "i", "o", "u", "ai", "ou", "é", "ü"]
+    codas = ["", "", "n", "r", "s", "l", "t", "ng"]
+    return [
+        "".join(
+            rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas)
+            for _ in range(rng.randint(1, 4))
+        )
+        for _ in range(n_words)
+    ]
+
+
 def _corpus_lines(n_lines: int, seed: int) -> list[str]:
     rng = random.Random(seed)
+    made_up = _made_up_words(rng, 3000)
     lines = []
     for _ in range(n_lines):
         parts: list[str] = []
         for _ in range(rng.randint(5, 25)):
             roll = rng.random()
             if roll < 0.70:
-                word = rng.choice(_WORDS)
+                word = rng.choice(_WORDS) if rng.random() < 0.6 else rng.choice(made_up)
                 parts.append(word.capitalize() if rng.random() < 0.15 else word)
             elif roll < 0.80:
                 parts.append(rng.choice(_ACCENTED))
@@ -186,7 +201,10 @@ def _corpus_lines(n_lines: int, seed: int) -> list[str]:
 
 
 def train_sentencepiece(out_dir: Path, vocab_size: int = 1000) -> Path:
-    """Train an ALBERT-style unigram model into ``out_dir``; return the ``spiece.model`` path."""
+    """Train an ALBERT-style unigram model into ``out_dir``; return the ``spiece.model`` path.
+
+    The corpus supports ``vocab_size`` up to about 3800. Deterministic for a given size.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus = out_dir / "spm_corpus.txt"
     corpus.write_text("\n".join(_corpus_lines(4000, seed=13)) + "\n", encoding="utf-8")

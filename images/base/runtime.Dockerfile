@@ -1,0 +1,33 @@
+# The local stand-in for public.ecr.aws/lambda/python:3.11, built on a debootstrapped Debian
+# bookworm root filesystem (ROOTFS_IMAGE, made by scripts/build-base-images.sh).
+# It keeps the AWS base's contract: LAMBDA_TASK_ROOT=/var/task, LAMBDA_RUNTIME_DIR=/var/runtime,
+# python3.11 at /var/lang/bin, awslambdaric, and /lambda-entrypoint.sh that runs the RIE locally.
+ARG ROOTFS_IMAGE=lambda-nlp/rootfs:bookworm
+
+# Install the runtime interface client (hash-locked) in a throwaway stage: the host CA bundle
+# that pip needs on this network never reaches the final image.
+FROM ${ROOTFS_IMAGE} AS ric
+COPY host-ca.crt /etc/ssl/certs/host-ca.crt
+COPY requirements.txt /tmp/requirements.txt
+RUN python3.11 -m pip install --no-cache-dir --disable-pip-version-check --no-compile \
+      --cert /etc/ssl/certs/host-ca.crt --only-binary=:all: --require-hashes \
+      --target /var/runtime -r /tmp/requirements.txt
+
+FROM ${ROOTFS_IMAGE}
+ENV LANG=C.UTF-8 \
+    TZ=:/etc/localtime \
+    PATH=/var/lang/bin:/usr/local/bin:/usr/bin:/bin:/opt/bin \
+    LAMBDA_TASK_ROOT=/var/task \
+    LAMBDA_RUNTIME_DIR=/var/runtime
+# python3.11 and python3 resolve to the same interpreter as on the AWS base (/var/lang/bin);
+# /var/runtime is on sys.path for every process, after the task root, as on Lambda.
+RUN mkdir -p /var/lang/bin /var/task /var/runtime /opt/bin \
+ && ln -s /usr/bin/python3.11 /var/lang/bin/python3.11 \
+ && ln -s /usr/bin/python3.11 /var/lang/bin/python3 \
+ && ln -s /usr/bin/python3.11 /var/lang/bin/python \
+ && echo /var/runtime > /usr/lib/python3/dist-packages/lambda-runtime.pth
+COPY --from=ric /var/runtime /var/runtime
+COPY aws-lambda-rie /usr/local/bin/aws-lambda-rie
+COPY lambda-entrypoint.sh /lambda-entrypoint.sh
+WORKDIR /var/task
+ENTRYPOINT ["/lambda-entrypoint.sh"]

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Regenerate the hash-locked requirement files of the images from images/*/*.in (pip-compile).
+# The locks target CPython 3.11 on x86_64 Linux, which is what both the AWS and the local base run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tool=.venv-lock
+if [ ! -x "$tool/bin/pip-compile" ]; then
+  python3.11 -m venv "$tool"
+  "$tool/bin/pip" install --disable-pip-version-check -q "pip-tools==7.5.2"
+fi
+lock() { # lock <in> <out>
+  echo "==> locking $2"
+  "$tool/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+    --no-emit-find-links --no-header --annotation-style=line -o "$2" "$1"
+}
+lock images/base/requirements.in images/base/requirements.txt
+lock images/ner/requirements.in images/ner/requirements.txt
+lock images/qa/requirements.in images/qa/requirements.txt
+lock images/qa/requirements-mxnet-mkl.in images/qa/requirements-mxnet-mkl.txt
+lock images/qa/build.in images/qa/build.txt
+# gluonnlp is installed --no-deps: keep only its own hash-pinned block of the lock.
+lock images/qa/gluonnlp.in images/qa/gluonnlp.full.txt
+awk '/^gluonnlp==/{keep=1} keep && !/^ *(--hash|#)/ && !/^gluonnlp==/{keep=0} keep' \
+  images/qa/gluonnlp.full.txt > images/qa/gluonnlp.txt
+rm images/qa/gluonnlp.full.txt

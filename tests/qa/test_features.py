@@ -1,0 +1,163 @@
+"""Windows: stride, buckets, masks, offsets and the max-context flag (no model)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.qa.features import bucket_for, build_windows, count_windows, seq_buckets, window_starts
+from app.qa.tokenizer import AlbertTokenizer, Encoding
+from tests.qa.spm_util import train_sentencepiece
+
+CLS, SEP, PAD = 2, 3, 0
+
+
+def _encoding(n_tokens: int, first_id: int = 10) -> Encoding:
+    """n tokens "w0 w1 ..." with one token per word and offsets of each word."""
+    offsets, pos = [], 0
+    for i in range(n_tokens):
+        word = f"w{i}"
+        offsets.append((pos, pos + len(word)))
+        pos += len(word) + 1
+    return Encoding(list(range(first_id, first_id + n_tokens)), offsets, list(range(n_tokens)))
+
+
+def _windows(
+    n_q: int, n_c: int, *, max_seq_length: int = 384, doc_stride: int = 128, max_q: int = 64
+) -> Any:
+    return build_windows(
+        _encoding(n_q, first_id=500),
+        _encoding(n_c),
+        cls_id=CLS,
+        sep_id=SEP,
+        pad_id=PAD,
+        max_seq_length=max_seq_length,
+        doc_stride=doc_stride,
+        max_question_length=max_q,
+    )
+
+
+def test_features_buckets_are_multiples_of_64_up_to_max() -> None:
+    assert seq_buckets(384) == (64, 128, 192, 256, 320, 384)
+    assert seq_buckets(100) == (64, 100)
+    assert bucket_for(65, 384) == 128
+    with pytest.raises(ValueError, match="max_seq_length"):
+        bucket_for(385, 384)
+
+
+def test_features_short_request_is_padded_to_a_small_bucket_not_384() -> None:
+    w = _windows(5, 20)
+    assert w.input_ids.shape == (1, 64)
+    assert int(w.lengths[0]) == 5 + 20 + 3
+    row = w.input_ids[0]
+    assert row[0] == CLS and row[6] == SEP and row[27] == SEP and (row[28:] == PAD).all()
+    assert w.attention_mask[0, :28].all() and not w.attention_mask[0, 28:].any()
+    assert (w.token_type_ids[0, 7:28] == 1).all() and not w.token_type_ids[0, :7].any()
+
+
+def test_features_p_mask_allows_only_context_tokens() -> None:
+    w = _windows(5, 20)
+    allowed = np.flatnonzero(~w.p_mask[0])
+    assert allowed.tolist() == list(range(7, 27))
+    assert (w.offsets[0, 7] == [0, 2]).all()
+    assert (w.offsets[0, :7] == -1).all() and (w.words[0, :7] == -1).all()
+
+
+def test_features_windows_overlap_by_doc_stride_and_cover_the_context() -> None:
+    n_q, n_c, stride = 10, 1000, 128
+    w = _windows(n_q, n_c, doc_stride=stride)
+    budget = 384 - n_q - 3
+    assert (
+        w.count
+        == len(window_starts(n_c, budget, stride))
+        == count_windows(n_q, n_c, max_seq_length=384, doc_stride=stride, max_question_length=64)
+    )
+    seen: list[list[int]] = []
+    for row in range(w.count):
+        ids = w.input_ids[row][~w.p_mask[row]] - 10
+        seen.append(ids.tolist())
+    for a, b in itertools.pairwise(seen):
+        assert a[-stride:] == b[:stride]
+    assert sorted(set().union(*map(set, seen))) == list(range(n_c))
+    assert w.input_ids.shape[1] == 384
+
+
+def test_features_every_context_token_is_max_context_in_exactly_one_window() -> None:
+    w = _windows(10, 1000, doc_stride=128)
+    counts = np.zeros(1000, dtype=int)
+    for row in range(w.count):
+        ids = w.input_ids[row] - 10
+        counts[ids[w.max_context[row]]] += 1
+    assert (counts == 1).all()
+    # A token in the overlap belongs to the window where it is further from the edge.
+    second_start = window_starts(1000, 384 - 13, 128)[1]
+    first_window_ids = (w.input_ids[0] - 10)[w.max_context[0]]
+    assert second_start in first_window_ids or second_start + 1 in first_window_ids
+    assert (384 - 13 - 1) not in first_window_ids
+
+
+def test_features_question_is_truncated_to_max_question_length() -> None:
+    w = _windows(100, 20, max_q=64)
+    assert int(w.lengths[0]) == 64 + 20 + 3
+    assert w.input_ids[0, 65] == SEP
+
+
+def test_features_stride_not_smaller_than_window_budget_is_rejected() -> None:
+    with pytest.raises(ValueError, match="doc_stride"):
+        _windows(10, 1000, max_seq_length=64, doc_stride=60)
+
+
+def test_features_take_trims_padding_to_the_chunk() -> None:
+    w = _windows(10, 1000)
+    last = w.take(slice(w.count - 1, w.count))
+    assert last.count == 1
+    assert last.input_ids.shape[1] == bucket_for(int(last.lengths[0]), 384)
+    assert (last.input_ids[0] == w.input_ids[-1, : last.input_ids.shape[1]]).all()
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(("n_words", "stride"), [(30, 128), (700, 128), (900, 50)])
+def test_features_windows_match_fast_tokenizer_overflow(
+    tmp_path: Path, n_words: int, stride: int
+) -> None:
+    from transformers import AlbertTokenizerFast
+
+    spiece = train_sentencepiece(tmp_path)
+    ours = AlbertTokenizer.from_file(spiece)
+    ref = AlbertTokenizerFast(vocab_file=str(spiece))
+    question = "Where is the café in Tokyo?"
+    context = " ".join(["the naïve 東京 question", "answer 1234 😀"] * (n_words // 2))
+    expected = ref(
+        text=question,
+        text_pair=context,
+        truncation="only_second",
+        max_length=384,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        return_token_type_ids=True,
+    )
+    w = build_windows(
+        ours.encode(question),
+        ours.encode(context),
+        cls_id=CLS,
+        sep_id=SEP,
+        pad_id=PAD,
+        max_seq_length=384,
+        doc_stride=stride,
+        max_question_length=64,
+    )
+    assert w.count == len(expected["input_ids"])
+    for row in range(w.count):
+        n = int(w.lengths[row])
+        assert w.input_ids[row, :n].tolist() == expected["input_ids"][row]
+        assert w.token_type_ids[row, :n].tolist() == expected["token_type_ids"][row]
+        context_cols = np.flatnonzero(~w.p_mask[row])
+        seq_ids = expected.sequence_ids(row)
+        assert context_cols.tolist() == [i for i, s in enumerate(seq_ids) if s == 1]
+        ref_offsets = [expected["offset_mapping"][row][i] for i in context_cols]
+        assert [tuple(o) for o in w.offsets[row, context_cols].tolist()] == ref_offsets

@@ -1,0 +1,249 @@
+"""The QA service: question + context in, answers (spans of the context) out.
+
+Glue between the tokenizer, the windows, the MXNet model (:mod:`app.qa.model`, the only module
+that imports mxnet) and the decoder. Free of FastAPI; the ``/qa`` routes sit on top of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app.config import Settings
+from app.errors import BadRequestError, DeadlineExceededError, PayloadTooLargeError
+from app.qa.decode import Answer, decode_answers
+from app.qa.features import Windows, build_windows, count_windows, seq_buckets
+from app.qa.tokenizer import AlbertTokenizer
+
+if TYPE_CHECKING:
+    from app.qa.model import QaModel
+
+#: Windows per forward call: small enough that a long request can stop between chunks when its
+#: deadline nears, large enough to amortise per-call overhead.
+CHUNK_WINDOWS = 4
+
+
+@dataclass(frozen=True)
+class QaItem:
+    """One question/context pair of a batch."""
+
+    question: str
+    context: str
+
+
+class QaService:
+    """Answers questions with one loaded model; safe to call from several threads."""
+
+    def __init__(
+        self,
+        model: QaModel,
+        tokenizer: AlbertTokenizer,
+        settings: Settings,
+        *,
+        name: str,
+        version: str,
+        special_ids: tuple[int, int, int],
+        load_seconds: dict[str, float] | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.name = name
+        self.version = version
+        self.cls_id, self.sep_id, self.pad_id = special_ids
+        self.load_seconds: dict[str, float] = dict(load_seconds or {})
+        self.buckets = seq_buckets(settings.qa_max_seq_length)
+        self._forward_lock = threading.Lock()
+        # Last measured forward seconds per window, per bucket: the deadline estimate.
+        self._seconds_per_window: dict[int, float] = {}
+
+    @classmethod
+    def load(cls, settings: Settings) -> QaService:
+        """Load tokenizer, config and model from ``settings.qa_model_dir``; warm every bucket."""
+        t0 = time.perf_counter()
+        from app.qa.model import QaModel
+        from app.qa.modeldir import AlbertQaConfig
+
+        t1 = time.perf_counter()
+        model_dir = Path(settings.qa_model_dir)
+        config = AlbertQaConfig.load(model_dir)
+        tokenizer = AlbertTokenizer.from_file(
+            model_dir / "spiece.model",
+            do_lower_case=bool(getattr(config, "do_lower_case", True)),
+            keep_accents=bool(getattr(config, "keep_accents", False)),
+            unk_id=_config_id(config, "unk", 1),
+        )
+        special_ids = (
+            _config_id(config, "cls", tokenizer.piece_id("[CLS]")),
+            _config_id(config, "sep", tokenizer.piece_id("[SEP]")),
+            _config_id(config, "pad", tokenizer.piece_id("<pad>")),
+        )
+        model = QaModel.load(
+            model_dir, precision=settings.qa_precision, num_threads=settings.num_threads
+        )
+        t2 = time.perf_counter()
+        buckets = seq_buckets(settings.qa_max_seq_length)
+        model.warmup(buckets, (1, CHUNK_WINDOWS))
+        t3 = time.perf_counter()
+        return cls(
+            model,
+            tokenizer,
+            settings,
+            name=f"albert-qa-{model_dir.name}-{settings.qa_precision}",
+            version=_fingerprint(model_dir),
+            special_ids=special_ids,
+            load_seconds={"import": t1 - t0, "load": t2 - t1, "warmup": t3 - t2},
+        )
+
+    def answer(
+        self,
+        question: str,
+        context: str,
+        *,
+        top_k: int = 1,
+        max_answer_length: int | None = None,
+        doc_stride: int | None = None,
+        allow_no_answer: bool = False,
+        deadline: float | None = None,
+        align_to_words: bool = True,
+    ) -> list[Answer]:
+        """Up to ``top_k`` answers, best first; each satisfies ``context[start:end] == text``.
+
+        ``deadline`` is a ``time.monotonic()`` value: work stops with DeadlineExceededError before
+        a chunk of windows that would not finish in time.
+        """
+        stride = doc_stride or self.settings.qa_doc_stride
+        windows = self._windows(question, context, stride)
+        start_logits, end_logits = self._forward(windows, deadline)
+        return decode_answers(
+            context,
+            windows,
+            start_logits,
+            end_logits,
+            top_k=top_k,
+            max_answer_length=max_answer_length or self.settings.qa_max_answer_length,
+            allow_no_answer=allow_no_answer,
+            null_threshold=self.settings.qa_null_threshold,
+            align_to_words=align_to_words,
+        )
+
+    def answer_batch(
+        self,
+        items: Sequence[QaItem],
+        *,
+        top_k: int = 1,
+        max_answer_length: int | None = None,
+        doc_stride: int | None = None,
+        allow_no_answer: bool = False,
+        deadline: float | None = None,
+        align_to_words: bool = True,
+    ) -> list[list[Answer]]:
+        """:meth:`answer` for each item, in order, under one deadline."""
+        return [
+            self.answer(
+                item.question,
+                item.context,
+                top_k=top_k,
+                max_answer_length=max_answer_length,
+                doc_stride=doc_stride,
+                allow_no_answer=allow_no_answer,
+                deadline=deadline,
+                align_to_words=align_to_words,
+            )
+            for item in items
+        ]
+
+    def _windows(self, question: str, context: str, doc_stride: int) -> Windows:
+        s = self.settings
+        if not question.strip():
+            raise BadRequestError("The question is empty; send a question with some words.")
+        q = self.tokenizer.encode(question)
+        c = self.tokenizer.encode(context)
+        if not c.ids:
+            raise BadRequestError("The context has no text to search; send a non-empty context.")
+        n_q = min(len(q.ids), s.qa_max_question_length)
+        budget = s.qa_max_seq_length - n_q - 3
+        if doc_stride >= budget:
+            raise BadRequestError(
+                f"doc_stride {doc_stride} must be smaller than the {budget} context tokens a "
+                f"window holds with this question; use doc_stride below {budget}."
+            )
+        n_windows = count_windows(
+            len(q.ids),
+            len(c.ids),
+            max_seq_length=s.qa_max_seq_length,
+            doc_stride=doc_stride,
+            max_question_length=s.qa_max_question_length,
+        )
+        if n_windows > s.qa_max_windows:
+            per_window = budget - doc_stride
+            raise PayloadTooLargeError(
+                f"The context is {len(c.ids)} tokens and needs {n_windows} windows; the limit is "
+                f"{s.qa_max_windows} (QA_MAX_WINDOWS). Send a shorter context (about "
+                f"{s.qa_max_windows * per_window} tokens), a smaller question, or a smaller "
+                "doc_stride, or split the document and ask each part."
+            )
+        return build_windows(
+            q,
+            c,
+            cls_id=self.cls_id,
+            sep_id=self.sep_id,
+            pad_id=self.pad_id,
+            max_seq_length=s.qa_max_seq_length,
+            doc_stride=doc_stride,
+            max_question_length=s.qa_max_question_length,
+        )
+
+    def _forward(
+        self, windows: Windows, deadline: float | None
+    ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], np.ndarray[Any, np.dtype[np.float32]]]:
+        """(W, T) start and end logits, computed in chunks of CHUNK_WINDOWS windows."""
+        width = windows.input_ids.shape[1]
+        start = np.full((windows.count, width), -np.inf, dtype=np.float32)
+        end = np.full((windows.count, width), -np.inf, dtype=np.float32)
+        for first in range(0, windows.count, CHUNK_WINDOWS):
+            chunk = windows.take(slice(first, first + CHUNK_WINDOWS))
+            bucket = chunk.input_ids.shape[1]
+            if deadline is not None:
+                estimate = self._seconds_per_window.get(bucket, 0.0) * chunk.count
+                if time.monotonic() + estimate > deadline:
+                    raise DeadlineExceededError(
+                        f"The answer would not be ready before the function times out (stopped "
+                        f"after {first} of {windows.count} windows). Send a shorter context, or "
+                        "raise the function timeout."
+                    )
+            began = time.perf_counter()
+            with self._forward_lock:
+                s_logits, e_logits = self.model.forward(
+                    chunk.input_ids, chunk.token_type_ids, chunk.attention_mask
+                )
+            self._seconds_per_window[bucket] = (time.perf_counter() - began) / chunk.count
+            start[first : first + chunk.count, :bucket] = s_logits
+            end[first : first + chunk.count, :bucket] = e_logits
+        return start, end
+
+
+def _config_id(config: object, name: str, default: int) -> int:
+    """A special-token id from the model config (``cls_id`` or ``cls_token_id``), else default."""
+    for attr in (f"{name}_id", f"{name}_token_id"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int):
+            return value
+    return default
+
+
+def _fingerprint(model_dir: Path) -> str:
+    """Short content hash of the model directory's small files (config and vocabulary)."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "spiece.model"):
+        path = model_dir / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

@@ -7,6 +7,7 @@ that imports mxnet) and the decoder. Free of FastAPI; the ``/qa`` routes sit on 
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -17,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.config import Settings
-from app.errors import BadRequestError, DeadlineExceededError, PayloadTooLargeError
+from app.errors import (
+    BadRequestError,
+    DeadlineExceededError,
+    ModelLoadError,
+    PayloadTooLargeError,
+)
 from app.qa.decode import Answer, decode_answers
 from app.qa.features import Windows, build_windows, count_windows, seq_buckets
 from app.qa.tokenizer import AlbertTokenizer
@@ -74,17 +80,20 @@ class QaService:
         t1 = time.perf_counter()
         model_dir = Path(settings.qa_model_dir)
         config = AlbertQaConfig.load(model_dir)
-        tokenizer = AlbertTokenizer.from_file(
-            model_dir / "spiece.model",
-            do_lower_case=bool(getattr(config, "do_lower_case", True)),
-            keep_accents=bool(getattr(config, "keep_accents", False)),
-            unk_id=_config_id(config, "unk", 1),
-        )
-        special_ids = (
-            _config_id(config, "cls", tokenizer.piece_id("[CLS]")),
-            _config_id(config, "sep", tokenizer.piece_id("[SEP]")),
-            _config_id(config, "pad", tokenizer.piece_id("<pad>")),
-        )
+        tok = config.tokenizer
+        try:
+            tokenizer = AlbertTokenizer.from_file(
+                config.spiece_path,
+                do_lower_case=tok.do_lower_case,
+                keep_accents=tok.keep_accents,
+                unk_id=tok.unk_token_id,
+            )
+        except (ValueError, IndexError, struct.error) as exc:  # UnicodeDecodeError is a ValueError
+            raise ModelLoadError(
+                f"{config.spiece_path} is not a SentencePiece model ({exc}). Rebuild the model "
+                "directory with `make models`."
+            ) from None
+        special_ids = (tok.cls_token_id, tok.sep_token_id, tok.pad_token_id)
         model = QaModel.load(
             model_dir, precision=settings.qa_precision, num_threads=settings.num_threads
         )
@@ -228,15 +237,6 @@ class QaService:
             start[first : first + chunk.count, :bucket] = s_logits
             end[first : first + chunk.count, :bucket] = e_logits
         return start, end
-
-
-def _config_id(config: object, name: str, default: int) -> int:
-    """A special-token id from the model config (``cls_id`` or ``cls_token_id``), else default."""
-    for attr in (f"{name}_id", f"{name}_token_id"):
-        value = getattr(config, attr, None)
-        if isinstance(value, int):
-            return value
-    return default
 
 
 def _fingerprint(model_dir: Path) -> str:

@@ -1,0 +1,389 @@
+"""ALBERT for extractive QA on Apache MXNet Gluon: the only module that imports mxnet.
+
+The graph works in MXNet's (T, B, C) sequence-major layout because the MKL-DNN fused attention
+ops ``interleaved_matmul_selfatt_qk`` / ``_valatt`` want it, with Q, K and V projected by one
+Dense whose rows are interleaved per head: ``[q_h0, k_h0, v_h0, q_h1, ...]`` (each head_dim rows).
+
+mxnet is imported lazily (:func:`_mx`) so importing this module is cheap and ``load`` can set
+``OMP_NUM_THREADS`` before mxnet reads it at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.errors import ModelLoadError
+from app.qa.modeldir import INT8_DIR, AlbertQaConfig, Architecture
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+Array = npt.NDArray[Any]
+#: Signature of an INT8 runner: (input_ids, token_type_ids, attention_mask) -> (start, end).
+Runner = Callable[[Array, Array, Array], tuple[FloatArray, FloatArray]]
+
+# Additive attention mask for padded keys: exp(-1e4) underflows to exactly 0 in float32.
+_MASK_VALUE = -10000.0
+
+
+def cpu_quota_threads() -> int:
+    """Threads the container may use: the cgroup CPU quota (v2, then v1), else ``os.cpu_count``."""
+    cpus = os.cpu_count() or 1
+    quota: float | None = None
+    try:
+        parts = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if parts and parts[0] != "max":
+            quota = int(parts[0]) / int(parts[1])
+    except (OSError, ValueError, IndexError):
+        try:
+            q = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+            p = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+            if q > 0 and p > 0:
+                quota = q / p
+        except (OSError, ValueError):
+            quota = None
+    if quota is None:
+        return cpus
+    return max(1, min(cpus, math.ceil(quota)))
+
+
+def configure_threads(num_threads: int | None) -> int:
+    """Set the OpenMP thread count before mxnet is imported; return the count in force."""
+    wanted = num_threads or cpu_quota_threads()
+    if "mxnet" in sys.modules:
+        current = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        if current != wanted:
+            # mxnet sized its OpenMP pool at import; the environment no longer changes it.
+            log.warning(
+                "mxnet already imported with OMP_NUM_THREADS=%s; wanted %s", current, wanted
+            )
+        return current or wanted
+    os.environ["OMP_NUM_THREADS"] = str(wanted)
+    return wanted
+
+
+def _mx() -> ModuleType:
+    # numpy>=1.24 dropped the alias mxnet 1.9 still uses; harmless on 1.23.
+    if not hasattr(np, "bool"):
+        np.bool = bool  # type: ignore[attr-defined]
+    import mxnet
+
+    module: ModuleType = mxnet
+    return module
+
+
+def _activation(F: Any, x: Any, kind: str) -> Any:
+    if kind == "gelu_new":
+        return 0.5 * x * (1.0 + F.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x**3))))
+    if kind == "gelu":
+        return F.LeakyReLU(x, act_type="gelu")
+    return F.relu(x)
+
+
+def build_net(arch: Architecture) -> Any:
+    """The fp32 ALBERT QA HybridBlock for ``arch`` (parameters not initialised).
+
+    Inputs: input_ids, token_type_ids (B, T) float32 and optionally attention_mask (B, T)
+    float32 (1 = token, 0 = pad). Output: (2, B, T) float32, start then end logits.
+    """
+    mx = _mx()
+    nn = mx.gluon.nn
+    Base: Any = mx.gluon.HybridBlock
+
+    class Embeddings(Base):  # type: ignore[misc]
+        """Factorised embedding: (B, T) ids -> (T, B, H)."""
+
+        def __init__(self) -> None:
+            super().__init__(prefix="embeddings_")
+            with self.name_scope():
+                e = arch.embedding_size
+                self.word_embed = nn.Embedding(arch.vocab_size, e, prefix="word_")
+                self.position_embed = nn.Embedding(arch.max_position_embeddings, e, prefix="pos_")
+                self.token_type_embed = nn.Embedding(arch.type_vocab_size, e, prefix="type_")
+                self.layer_norm = nn.LayerNorm(epsilon=arch.layer_norm_eps, in_channels=e)
+                self.proj = nn.Dense(arch.hidden_size, flatten=False, in_units=e, prefix="proj_")
+
+        def hybrid_forward(self, F: Any, input_ids: Any, token_type_ids: Any) -> Any:
+            ids = F.transpose(input_ids)  # (T, B)
+            positions = F.contrib.arange_like(ids, axis=0)  # (T,)
+            x = self.word_embed(ids) + self.token_type_embed(F.transpose(token_type_ids))
+            x = F.broadcast_add(x, F.expand_dims(self.position_embed(positions), axis=1))
+            return self.proj(self.layer_norm(x))
+
+    class Layer(Base):  # type: ignore[misc]
+        """One post-LN transformer layer: (T, B, H) -> (T, B, H)."""
+
+        def __init__(self) -> None:
+            super().__init__(prefix="layer_")
+            h, i = arch.hidden_size, arch.intermediate_size
+            with self.name_scope():
+                self.qkv = nn.Dense(3 * h, flatten=False, in_units=h, prefix="qkv_")
+                self.attn_out = nn.Dense(h, flatten=False, in_units=h, prefix="attn_out_")
+                self.attn_norm = nn.LayerNorm(epsilon=arch.layer_norm_eps, in_channels=h)
+                self.ffn_in = nn.Dense(i, flatten=False, in_units=h, prefix="ffn_in_")
+                self.ffn_out = nn.Dense(h, flatten=False, in_units=i, prefix="ffn_out_")
+                self.ffn_norm = nn.LayerNorm(epsilon=arch.layer_norm_eps, in_channels=h)
+
+        def hybrid_forward(self, F: Any, x: Any, mask: Any = None) -> Any:
+            heads = arch.num_attention_heads
+            qkv = self.qkv(x)  # (T, B, 3H) interleaved per head
+            scores = F.contrib.interleaved_matmul_selfatt_qk(qkv, heads=heads)  # (B*heads, T, T)
+            if mask is not None:
+                # (B*heads, T, T) -> (B, heads, T, T) + (B, 1, 1, T) -> back
+                scores = F.reshape(scores, shape=(-4, -1, heads, -2))
+                bias = F.expand_dims(F.expand_dims((1.0 - mask) * _MASK_VALUE, axis=1), axis=1)
+                scores = F.reshape(F.broadcast_add(scores, bias), shape=(-3, -2))
+            probs = F.softmax(scores, axis=-1)
+            context = F.contrib.interleaved_matmul_selfatt_valatt(qkv, probs, heads=heads)
+            x = self.attn_norm(x + self.attn_out(context))
+            hidden = _activation(F, self.ffn_in(x), arch.hidden_act)
+            return self.ffn_norm(x + self.ffn_out(hidden))
+
+    class AlbertQa(Base):  # type: ignore[misc]
+        """Embeddings, ``num_hidden_layers`` applications of one shared layer, Dense(2)."""
+
+        def __init__(self) -> None:
+            super().__init__(prefix="albert_")
+            with self.name_scope():
+                self.embeddings = Embeddings()
+                self.layer = Layer()
+                self.qa_outputs = nn.Dense(
+                    2, flatten=False, in_units=arch.hidden_size, prefix="qa_"
+                )
+
+        def hybrid_forward(
+            self, F: Any, input_ids: Any, token_type_ids: Any, attention_mask: Any = None
+        ) -> Any:
+            x = self.embeddings(input_ids, token_type_ids)
+            for _ in range(arch.num_hidden_layers):
+                x = self.layer(x, attention_mask)
+            return F.transpose(self.qa_outputs(x), axes=(2, 1, 0))  # (2, B, T)
+
+    return AlbertQa()
+
+
+def _entry_points(body: Any) -> tuple[Any, Any]:
+    """Two hybridized graphs over ``body``'s parameters: (ids, types) and (ids, types, mask).
+
+    A CachedOp is fixed to the inputs of its first call, so the masked and unmasked forms need
+    one graph each; they share every parameter because they share the block.
+    """
+    Base: Any = _mx().gluon.HybridBlock
+
+    class Unpadded(Base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(prefix="")
+            self.body = body
+
+        def hybrid_forward(self, F: Any, input_ids: Any, token_type_ids: Any) -> Any:
+            return self.body(input_ids, token_type_ids)
+
+    class Padded(Base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(prefix="")
+            self.body = body
+
+        def hybrid_forward(self, F: Any, input_ids: Any, token_type_ids: Any, mask: Any) -> Any:
+            return self.body(input_ids, token_type_ids, mask)
+
+    graphs = (Unpadded(), Padded())
+    for graph in graphs:
+        graph.hybridize(static_alloc=True, static_shape=True)
+    return graphs
+
+
+def write_params(arch: Architecture, arrays: Mapping[str, Array], path: Path) -> None:
+    """Save ``arrays`` (structural names, see :func:`param_shapes`) as a Gluon params file.
+
+    Raises ModelLoadError when a name is missing or unknown or a shape differs.
+    """
+    mx = _mx()
+    net = build_net(arch)
+    params = net._collect_params_with_prefix()
+    missing = sorted(set(params) - set(arrays))
+    extra = sorted(set(arrays) - set(params))
+    if missing or extra:
+        raise ModelLoadError(f"parameter names differ: missing {missing}, unexpected {extra}")
+    for name, param in params.items():
+        value = np.asarray(arrays[name], dtype=np.float32)
+        if value.shape != param.shape:
+            raise ModelLoadError(f"{name} has shape {value.shape}, the graph wants {param.shape}")
+        param._load_init(mx.nd.array(value, dtype="float32"), mx.cpu())
+    net.save_parameters(str(path))
+
+
+def param_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
+    """Structural parameter name -> shape, as stored in ``model.params``."""
+    h, e, i = arch.hidden_size, arch.embedding_size, arch.intermediate_size
+    return {
+        "embeddings.word_embed.weight": (arch.vocab_size, e),
+        "embeddings.position_embed.weight": (arch.max_position_embeddings, e),
+        "embeddings.token_type_embed.weight": (arch.type_vocab_size, e),
+        "embeddings.layer_norm.gamma": (e,),
+        "embeddings.layer_norm.beta": (e,),
+        "embeddings.proj.weight": (h, e),
+        "embeddings.proj.bias": (h,),
+        "layer.qkv.weight": (3 * h, h),
+        "layer.qkv.bias": (3 * h,),
+        "layer.attn_out.weight": (h, h),
+        "layer.attn_out.bias": (h,),
+        "layer.attn_norm.gamma": (h,),
+        "layer.attn_norm.beta": (h,),
+        "layer.ffn_in.weight": (i, h),
+        "layer.ffn_in.bias": (i,),
+        "layer.ffn_out.weight": (h, i),
+        "layer.ffn_out.bias": (h,),
+        "layer.ffn_norm.gamma": (h,),
+        "layer.ffn_norm.beta": (h,),
+        "qa_outputs.weight": (2, h),
+        "qa_outputs.bias": (2,),
+    }
+
+
+def _is_unpadded(mask: Array) -> bool:
+    return bool(np.all(mask != 0))
+
+
+class QaModel:
+    """A loaded ALBERT QA model: numpy in, numpy out.
+
+    ``net`` is the fp32 HybridBlock holding the parameters (call it with ids, types[, mask]);
+    ``graph_unpadded`` / ``graph_padded`` are its hybridized forms, the seam
+    :mod:`app.qa.quantize` builds INT8 from. ``int8_runner`` replaces the fp32 forward when
+    ``precision="int8"``: ``app.qa.quantize.load_int8(int8_dir, model) -> Runner``.
+    """
+
+    def __init__(
+        self,
+        config: AlbertQaConfig,
+        net: Any,
+        *,
+        precision: str = "fp32",
+        num_threads: int = 1,
+        int8_runner: Runner | None = None,
+    ) -> None:
+        self.config = config
+        self.net = net
+        self.graph_unpadded, self.graph_padded = _entry_points(net)
+        self.precision = precision
+        self.num_threads = num_threads
+        self.int8_runner = int8_runner
+        self.load_seconds = 0.0
+
+    @classmethod
+    def load(
+        cls, model_dir: Path, *, precision: str = "fp32", num_threads: int | None = None
+    ) -> QaModel:
+        """Read ``model_dir`` and build the hybridized graph; ModelLoadError says how to fix."""
+        started = time.perf_counter()
+        config = AlbertQaConfig.load(Path(model_dir))
+        if precision not in ("fp32", "int8"):
+            raise ModelLoadError(f"QA precision {precision!r} is unknown; use fp32 or int8")
+        int8_dir = config.int8_dir
+        if precision == "int8" and not int8_dir.is_dir():
+            raise ModelLoadError(
+                f"QA precision int8 needs the quantized artefact {int8_dir}; create it with "
+                f"`make quantize MODEL_DIR={config.model_dir}` or set QA_PRECISION=fp32"
+            )
+        threads = configure_threads(num_threads)
+        mx = _mx()
+        net = build_net(config.architecture)
+        try:
+            net.load_parameters(
+                str(config.params_path), ctx=mx.cpu(), allow_missing=False, ignore_extra=False
+            )
+        except (AssertionError, ValueError, RuntimeError, mx.base.MXNetError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
+            raise ModelLoadError(
+                f"{config.params_path} does not match config.json or is corrupt ({first_line}). "
+                "Rebuild the model dir with `make models` or "
+                "`python -m app.qa.convert --from-hf SOURCE --out DIR`."
+            ) from None
+        model = cls(config, net, precision=precision, num_threads=threads)
+        if precision == "int8":
+            # The perf helper's module; imported by name so the fp32 path never needs it.
+            import importlib
+
+            quantize = importlib.import_module("app.qa.quantize")
+            model.int8_runner = quantize.load_int8(Path(config._dir()) / INT8_DIR, model)
+        model.load_seconds = time.perf_counter() - started
+        log.info(
+            "QA model loaded in %.2fs (%s, %d threads)", model.load_seconds, precision, threads
+        )
+        return model
+
+    def _check(self, input_ids: Array, token_type_ids: Array, attention_mask: Array) -> None:
+        shape = np.shape(input_ids)
+        if (
+            len(shape) != 2
+            or np.shape(token_type_ids) != shape
+            or np.shape(attention_mask) != shape
+        ):
+            raise ValueError(
+                "input_ids, token_type_ids and attention_mask must all be (B, T); got "
+                f"{np.shape(input_ids)}, {np.shape(token_type_ids)}, {np.shape(attention_mask)}"
+            )
+        arch = self.config.architecture
+        if shape[1] > arch.max_position_embeddings:
+            raise ValueError(
+                f"sequence length {shape[1]} exceeds max_position_embeddings "
+                f"{arch.max_position_embeddings}"
+            )
+
+    def forward(
+        self, input_ids: Array, token_type_ids: Array, attention_mask: Array
+    ) -> tuple[FloatArray, FloatArray]:
+        """Start and end logits, each (B, T) float32, for (B, T) integer inputs.
+
+        Unpadded batches (mask all ones) run without a mask: MXNet's masked path is slower.
+        """
+        self._check(input_ids, token_type_ids, attention_mask)
+        if self.int8_runner is not None:
+            return self.int8_runner(input_ids, token_type_ids, attention_mask)
+        mx = _mx()
+        ids = mx.nd.array(input_ids, dtype="float32")
+        types = mx.nd.array(token_type_ids, dtype="float32")
+        if _is_unpadded(attention_mask):
+            out = self.graph_unpadded(ids, types)
+        else:
+            out = self.graph_padded(ids, types, mx.nd.array(attention_mask, dtype="float32"))
+        logits = out.asnumpy().astype(np.float32, copy=False)
+        return logits[0], logits[1]
+
+    def hidden_states(
+        self, input_ids: Array, token_type_ids: Array, attention_mask: Array
+    ) -> list[FloatArray]:
+        """Embedding output then each layer's output, each (B, T, H) (for parity debugging)."""
+        self._check(input_ids, token_type_ids, attention_mask)
+        mx = _mx()
+        ids = mx.nd.array(input_ids, dtype="float32")
+        types = mx.nd.array(token_type_ids, dtype="float32")
+        mask = mx.nd.array(attention_mask, dtype="float32")
+        x = self.net.embeddings(ids, types)
+        states = [x]
+        for _ in range(self.config.architecture.num_hidden_layers):
+            x = self.net.layer(x, mask)
+            states.append(x)
+        return [s.asnumpy().transpose(1, 0, 2).astype(np.float32) for s in states]
+
+    def warmup(self, seq_lengths: Sequence[int], batch_sizes: Sequence[int] = (1,)) -> None:
+        """Run each (batch, length) shape once, unpadded and padded, so requests pay no first-call cost."""
+        for length in seq_lengths:
+            for batch in batch_sizes:
+                ids = np.full((batch, length), self.config.tokenizer.unk_token_id, dtype=np.int32)
+                mask = np.ones_like(ids)
+                self.forward(ids, np.zeros_like(ids), mask)
+                if batch > 1 or length > 1:
+                    mask[-1, -1] = 0
+                    self.forward(ids, np.zeros_like(ids), mask)

@@ -205,7 +205,7 @@ def resolve_source(source: str) -> tuple[Path, dict[str, Any]]:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConversionError(
             f"cannot download {source} from the Hugging Face hub ({type(exc).__name__}: "
-            f"{reason[:200]}). Check network access to the hub, or download the checkpoint "
+            f"{reason.split('. ')[0][:160]}). Check network access to the hub, or download the checkpoint "
             "elsewhere and pass its directory to --from-hf."
         ) from None
     return Path(path), {"kind": "huggingface_hub", "repo_id": source}

@@ -37,20 +37,20 @@ Runner = Callable[[Array, Array, Array], tuple[FloatArray, FloatArray]]
 _MASK_VALUE = -10000.0
 
 
-def cpu_quota_threads() -> int:
+def cpu_quota_threads(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
     """Threads the container may use: the cgroup CPU quota (v2, then v1), else ``os.cpu_count``."""
     cpus = os.cpu_count() or 1
     quota: float | None = None
     try:
-        parts = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if parts and parts[0] != "max":
+        parts = (cgroup_root / "cpu.max").read_text().split()
+        if parts[0] != "max":
             quota = int(parts[0]) / int(parts[1])
     except (OSError, ValueError, IndexError):
         try:
-            q = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
-            p = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
-            if q > 0 and p > 0:
-                quota = q / p
+            q = int((cgroup_root / "cpu" / "cpu.cfs_quota_us").read_text())
+            p = int((cgroup_root / "cpu" / "cpu.cfs_period_us").read_text())
+            # -1 means no quota
+            quota = q / p if q > 0 and p > 0 else None
         except (OSError, ValueError):
             quota = None
     if quota is None:
@@ -75,7 +75,7 @@ def configure_threads(num_threads: int | None) -> int:
 
 def _mx() -> ModuleType:
     # numpy>=1.24 dropped the alias mxnet 1.9 still uses; harmless on 1.23.
-    if not hasattr(np, "bool"):
+    if np.lib.NumpyVersion(np.__version__) >= "1.24.0":
         np.bool = bool  # type: ignore[attr-defined]
     import mxnet
 

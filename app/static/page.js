@@ -142,8 +142,10 @@
   }
 
   // ---- QA --------------------------------------------------------------------------------------
+  // Random or unsure models give tiny scores; keep two significant digits below 1%.
   function percent(score) {
-    return (score * 100).toFixed(1) + "%";
+    const value = score * 100;
+    return (value >= 1 || value === 0 ? value.toFixed(1) : value.toPrecision(2)) + "%";
   }
 
   // The API's offsets count Unicode code points (Python str indices), not UTF-16 units.
@@ -201,6 +203,7 @@
       item.appendChild(text);
       item.appendChild(score);
       item.dataset.rank = String(rank + 1);
+      item.dataset.score = String(answer.score);
       target.appendChild(item);
     });
     target.dataset.noAnswer = String(Boolean(noAnswer));

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,3 +40,29 @@ def page(chrome: Any) -> Iterator[Any]:
     browser.console_messages(chrome)
     yield chrome
     browser.console_messages(chrome)
+
+
+@pytest.fixture(scope="session")
+def qa_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random ALBERT QA checkpoint, converted to the project's model directory."""
+    from tests.qa.checkpoints import build
+
+    _, model_dir = build(tmp_path_factory.mktemp("qa-checkpoint"), "tiny", converted=True)
+    assert model_dir is not None
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def ner_qa_base_url(main_module: Any, qa_model_dir: Path) -> Iterator[str]:
+    """One process serving both services (what the page sees through the front door)."""
+    from app.qa.service import QaService
+    from app.services import Services
+
+    settings = main_module.settings.model_copy(
+        update={"services": ("ner", "qa"), "qa_model_dir": qa_model_dir}
+    )
+    services = Services(
+        enabled=("ner", "qa"), ner=main_module.services.ner, qa=QaService.load(settings)
+    )
+    with browser.serve(page_app(main_module, settings, services)) as url:
+        yield url

@@ -7,6 +7,7 @@ the local front door (``http://127.0.0.1:8000/``) or on a deployed function URL.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -179,7 +180,8 @@ def submit_ner(driver: Any, text: str) -> list[tuple[str, str]]:
 class ShownAnswer:
     rank: int
     text: str
-    score: str
+    score: float  # as the page holds it (data-score)
+    shown_score: str  # as the page prints it
 
 
 def submit_qa(
@@ -197,11 +199,14 @@ def submit_qa(
         """
         return Array.from(document.querySelectorAll('#qa-answers li')).map(function (li) {
           return [Number(li.dataset.rank), li.querySelector('.answer-text').textContent,
-                  li.querySelector('.score').textContent];
+                  Number(li.dataset.score), li.querySelector('.score').textContent];
         });
         """
     )
-    return [ShownAnswer(rank=rank, text=text, score=score) for rank, text, score in rows]
+    return [
+        ShownAnswer(rank=rank, text=text, score=score, shown_score=shown)
+        for rank, text, score, shown in rows
+    ]
 
 
 def highlighted_answers(driver: Any) -> list[tuple[int, str]]:
@@ -214,6 +219,42 @@ def highlighted_answers(driver: Any) -> list[tuple[int, str]]:
         """
     )
     return [(rank, text) for rank, text in rows]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the shown context: plain text, or a highlight covering some answers."""
+
+    text: str
+    answers: tuple[int, ...]  # ranks (1 = best) of the answers this piece belongs to
+
+
+def context_segments(driver: Any) -> list[Segment]:
+    """The QA result area, piece by piece, in order."""
+    rows: list[list[Any]] = driver.execute_script(
+        """
+        return Array.from(document.getElementById('qa-result').childNodes).map(function (n) {
+          return [n.textContent, n.nodeType === Node.ELEMENT_NODE ? n.title : ''];
+        });
+        """
+    )
+    return [
+        Segment(text=text, answers=tuple(int(r) for r in re.findall(r"answer (\d+) \(", title)))
+        for text, title in rows
+    ]
+
+
+def highlighted_ranges(segments: list[Segment]) -> dict[int, tuple[int, int]]:
+    """Answer rank -> (start, end) in code points of the context, from the shown segments."""
+    ranges: dict[int, tuple[int, int]] = {}
+    offset = 0
+    for segment in segments:
+        end = offset + len(segment.text)
+        for rank in segment.answers:
+            start = ranges.get(rank, (offset, end))[0]
+            ranges[rank] = (start, end)
+        offset = end
+    return ranges
 
 
 def console_messages(driver: Any) -> list[str]:

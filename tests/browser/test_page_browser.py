@@ -126,3 +126,105 @@ def test_page_qa_panel_says_model_unavailable(page: Any, main_module: Any) -> No
         assert "model is not available" in message and reason in message
         # The NER half of the same page keeps working.
         assert ("London", "GPE") in browser.submit_ner(page, "Ada Lovelace lived in London.")
+
+
+QA_QUESTION = "Where was Ada <img src=x onerror=document.body.dataset.pwned=3> born?"
+QA_CONTEXT = (
+    "Ada 😀 Lovelace was born in London in 1815. </script><script>document.body.dataset.pwned=4"
+    "</script> She worked with Charles Babbage on the Analytical Engine <b>in London</b>."
+)
+
+
+def _api_answers(base_url: str, question: str, context: str, top_k: int) -> list[dict[str, Any]]:
+    response = httpx.post(
+        base_url + "qa", json={"question": question, "context": context, "top_k": top_k}, timeout=60
+    )
+    response.raise_for_status()
+    answers: list[dict[str, Any]] = response.json()["answers"]
+    return answers
+
+
+def test_page_qa_highlights_answers_in_context(page: Any, ner_qa_base_url: str) -> None:
+    browser.open_page(page, ner_qa_base_url)
+    assert browser.panel_state(page, "ner") == "ready"
+    assert browser.panel_state(page, "qa") == "ready"
+
+    shown = browser.submit_qa(page, QA_QUESTION, QA_CONTEXT, top_k=3)
+
+    expected = _api_answers(ner_qa_base_url, QA_QUESTION, QA_CONTEXT, 3)
+    assert len(expected) == 3
+    assert [a.text for a in shown] == [a["text"] for a in expected]
+    assert [a.rank for a in shown] == [1, 2, 3]
+    for answer, api in zip(shown, expected, strict=True):
+        assert answer.score == pytest.approx(api["score"], rel=1e-9)
+        assert answer.shown_score.endswith(f" · at character {api['start']}")
+        assert float(answer.shown_score.split("%")[0]) == pytest.approx(
+            api["score"] * 100, rel=0.06, abs=0.06
+        )
+    segments = browser.context_segments(page)
+    # The whole context is shown, as text, in order (the emoji counts as one code point).
+    assert "".join(s.text for s in segments) == QA_CONTEXT
+    ranges = browser.highlighted_ranges(segments)
+    for rank, api in enumerate(expected, start=1):
+        start, end = api["start"], api["start"] + api["length"]
+        assert ranges[rank] == (start, end)
+        assert QA_CONTEXT[start:end] == api["text"]
+        covered = "".join(s.text for s in segments if rank in s.answers)
+        assert covered == api["text"]  # contiguous: nothing outside the answer is marked
+    best = page.execute_script(
+        "return Array.from(document.querySelectorAll('#qa-result mark.best'))"
+        ".map(function (m) { return m.textContent; }).join('')"
+    )
+    assert best == expected[0]["text"]
+    assert browser.shown_error(page, "qa") is None
+    browser.screenshot(page, "page-qa")
+    assert browser.csp_violations(browser.console_messages(page)) == []
+
+
+def test_page_qa_injection_renders_as_text(page: Any, ner_qa_base_url: str) -> None:
+    browser.open_page(page, ner_qa_base_url)
+
+    browser.submit_qa(page, QA_QUESTION, QA_CONTEXT, top_k=5)
+
+    result = page.execute_script(
+        """
+        const area = document.getElementById('qa-panel');
+        return {
+          injected: area.querySelectorAll('img, script, b, [onerror]').length,
+          context: document.getElementById('qa-result').textContent,
+          pwned: document.body.dataset.pwned || null,
+        };
+        """
+    )
+    assert result["injected"] == 0
+    assert result["pwned"] is None
+    assert result["context"] == QA_CONTEXT
+    assert browser.alert_text(page) is None
+    assert browser.csp_violations(browser.console_messages(page)) == []
+
+
+def test_page_qa_error_shows_message(page: Any, ner_qa_base_url: str) -> None:
+    browser.open_page(page, ner_qa_base_url)
+
+    shown = browser.submit_qa(page, "Where?", "word " * 20_001, top_k=1)
+
+    assert shown == []
+    error = browser.shown_error(page, "qa")
+    assert error is not None
+    assert error.code == "413 payload_too_large"
+    assert "QA_MAX_CONTEXT_CHARS" in error.message
+
+
+def test_page_both_services_on_one_page(page: Any, ner_qa_base_url: str) -> None:
+    browser.open_page(page, ner_qa_base_url)
+
+    text = "Ada Lovelace was born in London in 1815 and worked with Charles Babbage."
+    entities = browser.submit_ner(page, text)
+    answers = browser.submit_qa(page, "Where was Ada Lovelace born?", text, top_k=3)
+
+    assert ("London", "GPE") in entities
+    assert len(answers) == 3 and all(a.text in text for a in answers)
+    assert len(browser.highlighted_answers(page)) >= 1
+    status = page.execute_script("return document.getElementById('status').textContent")
+    assert status == "This URL serves: ner, qa."
+    browser.screenshot(page, "page-both")

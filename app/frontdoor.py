@@ -1,0 +1,321 @@
+"""A local stand-in for Lambda function URLs in front of Runtime Interface Emulators.
+
+SAM cannot emulate function URLs, and the RIE speaks only the invoke API. This server turns
+plain HTTP into function URL events (payload format 2.0), posts them to the RIE of the function
+the path belongs to (``/ner*`` -> ner, ``/qa*`` -> qa, anything else -> the default function),
+and turns the result back into HTTP. Each RIE handles one invocation at a time, so requests queue
+on one lock per function. ``/health`` reports every function. Standard library only, so it runs
+with the base image's python: ``python3 -m app.frontdoor``.
+
+Environment: FRONTDOOR_FUNCTIONS (``ner=http://ner:8080,qa=http://qa:8080``),
+FRONTDOOR_DEFAULT (``ner``), FRONTDOOR_HOST (``0.0.0.0``), FRONTDOOR_PORT (``8000``),
+FRONTDOOR_TIMEOUT (seconds per invocation, ``120``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+# Function URLs reject request and response payloads above 6 MB (buffered mode).
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+TEXT_SUFFIXES = ("+json", "+xml")
+
+
+@dataclass
+class Function:
+    """One upstream RIE; ``lock`` serialises invocations because the RIE handles one at a time."""
+
+    name: str
+    url: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    """What goes back to the HTTP client."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def parse_functions(spec: str) -> dict[str, Function]:
+    """Parse ``name=url,name=url`` into functions keyed by name."""
+    functions: dict[str, Function] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, sep, url = part.partition("=")
+        if not sep or not name or not url:
+            raise ValueError(f"FRONTDOOR_FUNCTIONS entry {part!r} is not name=url")
+        functions[name.strip()] = Function(name.strip(), url.strip().rstrip("/"))
+    return functions
+
+
+def route(path: str, functions: dict[str, Function], default: str) -> Function:
+    """Pick the function for a path: ``/<name>`` or ``/<name>/...``, else the default."""
+    first = path.lstrip("/").split("/", 1)[0]
+    return functions.get(first) or functions[default]
+
+
+def is_text(content_type: str) -> bool:
+    """Whether a function URL would pass a body of this type as text rather than base64."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith(TEXT_TYPES) or media.endswith(TEXT_SUFFIXES)
+
+
+def build_event(
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    """Build a function URL event (payload format 2.0) from a plain HTTP request."""
+    parsed = urllib.parse.urlsplit(target)
+    path = parsed.path or "/"
+    merged: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        # Repeated headers are joined with commas, as function URLs do.
+        merged[key] = f"{merged[key]},{value}" if key in merged else value
+    content_type = merged.get("content-type", "")
+    encoded = bool(body) and not is_text(content_type)
+    if not encoded:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            encoded = True
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": parsed.query,
+        "headers": merged,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": merged.get("host", "localhost"),
+            "domainPrefix": merged.get("host", "localhost").split(".", 1)[0],
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": merged.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": formatdate(now, usegmt=True),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": encoded,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if parsed.query:
+        query: dict[str, str] = {}
+        for key, value in urllib.parse.parse_qsl(parsed.query, keep_blank_values=True):
+            query[key] = f"{query[key]},{value}" if key in query else value
+        event["queryStringParameters"] = query
+    if body:
+        event["body"] = base64.b64encode(body).decode("ascii") if encoded else text
+    return event
+
+
+def error_reply(status: int, code: str, message: str) -> HttpReply:
+    """The project's one error shape, for failures of the front door itself."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return HttpReply(status, [("content-type", "application/json")], body)
+
+
+def to_http(result: Any) -> HttpReply:
+    """Turn a function result into HTTP, following function URL response rules.
+
+    A result without ``statusCode`` is sent as a 200 JSON body, as function URLs do.
+    """
+    if not isinstance(result, dict) or "statusCode" not in result:
+        body = json.dumps(result).encode()
+        return HttpReply(200, [("content-type", "application/json")], body)
+    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((str(name), str(v)) for v in values)
+    headers.extend(("set-cookie", str(c)) for c in result.get("cookies") or [])
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return HttpReply(int(result["statusCode"]), headers, body)
+
+
+def invoke(function: Function, event: dict[str, Any], timeout: float) -> HttpReply:
+    """Post one event to the function's RIE (queued on its lock) and convert the answer."""
+    request = urllib.request.Request(
+        function.url + INVOKE_PATH,
+        data=json.dumps(event).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    try:
+        with function.lock, urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = response.read()
+            function_error = response.headers.get("x-amz-function-error")
+    except urllib.error.HTTPError as exc:
+        # The RIE answers 502 when the runtime exits (e.g. the handler module failed to import).
+        return error_reply(
+            502,
+            "function_error",
+            f"The {function.name} function failed ({exc.code} from its RIE); see its container "
+            f"log (docker compose logs {function.name}).",
+        )
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return error_reply(
+            502,
+            "function_unreachable",
+            f"The {function.name} function at {function.url} did not answer ({reason}). "
+            "Check that its container is running (docker compose ps) and retry.",
+        )
+    try:
+        result = json.loads(payload) if payload else None
+    except json.JSONDecodeError:
+        return error_reply(
+            502, "bad_function_response", f"The {function.name} function returned non-JSON."
+        )
+    if function_error or (isinstance(result, dict) and "errorType" in result):
+        # The handler raised or the runtime failed: Lambda answers 502, details stay in the log.
+        return error_reply(
+            502,
+            "function_error",
+            f"The {function.name} function failed; see its container log "
+            f"(docker compose logs {function.name}).",
+        )
+    return to_http(result)
+
+
+class FrontDoor(ThreadingHTTPServer):
+    """The HTTP server; it holds the functions and the routing default."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        functions: dict[str, Function],
+        default: str,
+        timeout: float,
+    ) -> None:
+        if default not in functions:
+            raise ValueError(f"FRONTDOOR_DEFAULT {default!r} is not one of {sorted(functions)}")
+        super().__init__(address, Handler)
+        self.functions = functions
+        self.default = default
+        self.invoke_timeout = timeout
+
+    def health(self) -> HttpReply:
+        """Ask every function for /health: 200 when all answered, "ok" when all are ok."""
+        report: dict[str, Any] = {}
+        for name, function in self.functions.items():
+            event = build_event("GET", "/health", [("host", "localhost")], b"", "127.0.0.1")
+            reply = invoke(function, event, self.invoke_timeout)
+            try:
+                body: Any = json.loads(reply.body)
+            except json.JSONDecodeError:
+                body = reply.body.decode("utf-8", "replace")
+            report[name] = {"status_code": reply.status, "body": body}
+        answered = all(r["status_code"] == 200 for r in report.values())
+        healthy = answered and all(
+            isinstance(r["body"], dict) and r["body"].get("status") == "ok" for r in report.values()
+        )
+        content = {"status": "ok" if healthy else "degraded", "functions": report}
+        return HttpReply(
+            200 if answered else 503,
+            [("content-type", "application/json")],
+            json.dumps(content).encode(),
+        )
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Turns each HTTP request into one function invocation."""
+
+    server: FrontDoor
+    protocol_version = "HTTP/1.1"
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            self.close_connection = True
+            self._send(
+                error_reply(
+                    413,
+                    "payload_too_large",
+                    f"The request body has {length} bytes; function URLs accept at most "
+                    f"{MAX_PAYLOAD_BYTES}. Send less text per request.",
+                )
+            )
+            return
+        body = self.rfile.read(length) if length else b""
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/health" and self.command == "GET":
+            self._send(self.server.health())
+            return
+        function = route(path, self.server.functions, self.server.default)
+        event = build_event(
+            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+        )
+        self._send(invoke(function, event, self.server.invoke_timeout))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+
+    def _send(self, reply: HttpReply) -> None:
+        self.send_response(reply.status)
+        skip = {"content-length", "connection", "transfer-encoding"}
+        for name, value in reply.headers:
+            if name.lower() not in skip:
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        print(f"frontdoor {self.address_string()} {format % args}", flush=True)
+
+
+def main() -> None:
+    """Serve until interrupted, configured from the environment."""
+    functions = parse_functions(
+        os.environ.get("FRONTDOOR_FUNCTIONS", "ner=http://ner:8080,qa=http://qa:8080")
+    )
+    server = FrontDoor(
+        (
+            os.environ.get("FRONTDOOR_HOST", "0.0.0.0"),
+            int(os.environ.get("FRONTDOOR_PORT", "8000")),
+        ),
+        functions,
+        os.environ.get("FRONTDOOR_DEFAULT", "ner"),
+        float(os.environ.get("FRONTDOOR_TIMEOUT", "120")),
+    )
+    names = ", ".join(f"{f.name} -> {f.url}" for f in functions.values())
+    print(f"frontdoor listening on {server.server_address} ({names})", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

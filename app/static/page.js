@@ -174,7 +174,7 @@
       }
       const mark = document.createElement("mark");
       const best = Math.min.apply(null, covering.map(function (span) { return span.rank; }));
-      mark.className = best === 0 ? "answer best" : "answer";
+      mark.className = "answer" + (best === 0 ? " best" : "") + (covering.length > 1 ? " overlap" : "");
       mark.dataset.rank = String(best + 1);
       mark.title = covering
         .map(function (span) { return "answer " + (span.rank + 1) + " (" + percent(span.score) + ")"; })

@@ -281,7 +281,8 @@ def screenshot(driver: Any, name: str) -> Path:
     """Save a full-window screenshot under tests/artifacts/ and return its path."""
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS_DIR / f"{name}.png"
-    # Grow the window until the whole page fits the viewport (window = viewport + browser frame).
+    # Fit the window to the page (window = viewport + browser frame), from the default width.
+    driver.set_window_size(1280, 900)
     frame, height = driver.execute_script(
         "return [window.outerHeight - window.innerHeight, document.documentElement.scrollHeight]"
     )

@@ -1,0 +1,379 @@
+"""Post-training INT8 quantization of the ALBERT QA graph (MXNet 1.9 + oneDNN), and its loader.
+
+    python -m app.qa.quantize --model-dir DIR        (or `make quantize MODEL_DIR=DIR`)
+
+writes ``DIR/int8/``: the quantized unpadded and padded graphs (``<form>-symbol.json`` +
+``<form>-0000.params``), calibrated with ``quantize_net_v2`` (smart mode, channel-wise, naive
+min/max) on question/context windows made by the real tokenizer from English prose below (not
+random ids), after oneDNN subgraph fusion; plus ``fidelity.json`` comparing INT8 with fp32.
+
+At load (:func:`load_int8`, called by ``QaModel.load(precision="int8")``) each graph is imported
+once; every new (batch, length) shape gets its own SymbolBlock over the *same* parameters, because
+a static-shape graph re-initialises on a new shape (slow) and the buckets are few and warmed up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from app.qa.model import QaModel
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+FORMS = ("unpadded", "padded")  # graph inputs: (ids, types) and (ids, types, mask)
+FIDELITY_FILE = "fidelity.json"
+
+# Calibration and fidelity text: plain prose with questions about it. Paragraphs are joined into
+# contexts long enough to fill whole windows at the calibration length.
+PARAGRAPHS: tuple[str, ...] = (
+    "The Great Barrier Reef lies off the coast of Queensland, Australia. It stretches for more "
+    "than 2,300 kilometres and is made of almost 3,000 individual reefs. Rising sea "
+    "temperatures have caused several mass bleaching events since 1998.",
+    "Johannes Gutenberg introduced movable-type printing to Europe around 1440 in Mainz. His "
+    "press made books far cheaper, and by 1500 printers had produced about twenty million "
+    "volumes across the continent.",
+    "The city council approved the new tram line on Thursday after a vote of 31 to 12. "
+    "Construction will begin next spring and is expected to cost 480 million dollars, most of "
+    "it paid by the regional government.",
+    "Insulin was first isolated in 1921 by Frederick Banting and Charles Best at the "
+    "University of Toronto. Within two years it was being produced commercially, and diabetes "
+    "stopped being a death sentence for millions of patients.",
+    "Our return policy allows customers to send back unused items within 30 days of delivery. "
+    "Refunds are issued to the original payment method, usually within five business days of "
+    "the warehouse receiving the parcel.",
+    "The Amazon River carries more water than any other river on Earth, discharging about "
+    "209,000 cubic metres per second into the Atlantic Ocean. Its basin covers roughly seven "
+    "million square kilometres.",
+    "In the quarterly report, the company said revenue rose 14 percent to 2.3 billion euros, "
+    "driven by strong demand in Asia. Its chief executive, Maria Lindqvist, warned that higher "
+    "energy prices would weigh on margins.",
+    "Beethoven completed his Ninth Symphony in 1824, when he was almost completely deaf. The "
+    "final movement sets Friedrich Schiller's poem Ode to Joy for soloists and chorus.",
+    "To reset the router, hold the small button on the back for ten seconds until the light "
+    "turns orange. The device restarts with its factory settings, and the default password is "
+    "printed on the label underneath.",
+    "The Apollo 11 mission landed on the Moon on 20 July 1969. Neil Armstrong and Buzz Aldrin "
+    "spent about two and a half hours outside the lunar module, while Michael Collins orbited "
+    "above in the command module.",
+)
+QUESTIONS: tuple[str, ...] = (
+    "How long is the Great Barrier Reef?",
+    "Where did Gutenberg introduce printing?",
+    "How much will the tram line cost?",
+    "Who isolated insulin?",
+    "How many days do customers have to return items?",
+    "How much water does the Amazon discharge?",
+    "Who is the chief executive?",
+    "When did Beethoven complete his Ninth Symphony?",
+    "How long should the reset button be held?",
+    "Who orbited in the command module?",
+)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A question and a context built from the paragraphs."""
+
+    question: str
+    context: str
+
+
+def calibration_pairs(count: int, paragraphs_per_context: int = 4, seed: int = 0) -> list[Pair]:
+    """``count`` pairs; each context joins several paragraphs, the question's own among them."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for i in range(count):
+        own = i % len(PARAGRAPHS)
+        others = rng.permutation([p for p in range(len(PARAGRAPHS)) if p != own])
+        chosen = [own, *others[: paragraphs_per_context - 1].tolist()]
+        rng.shuffle(chosen)
+        pairs.append(Pair(QUESTIONS[own], " ".join(PARAGRAPHS[p] for p in chosen)))
+    return pairs
+
+
+def _mx() -> Any:
+    from app.qa.model import _mx as model_mx
+
+    return model_mx()
+
+
+def _windows_at(model_dir: Path, pairs: Sequence[Pair], length: int) -> dict[str, np.ndarray]:
+    """Windows of width ``length`` from ``pairs`` (real tokenizer and windowing).
+
+    Returns (N, length) arrays ``input_ids``, ``token_type_ids``, ``attention_mask``.
+    """
+    from app.qa.features import build_windows
+    from app.qa.modeldir import AlbertQaConfig
+    from app.qa.tokenizer import AlbertTokenizer
+
+    config = AlbertQaConfig.load(model_dir)
+    tok = config.tokenizer
+    tokenizer = AlbertTokenizer.from_file(
+        config.spiece_path,
+        do_lower_case=tok.do_lower_case,
+        keep_accents=tok.keep_accents,
+        unk_id=tok.unk_token_id,
+    )
+    rows: dict[str, list[np.ndarray]] = {
+        "input_ids": [],
+        "token_type_ids": [],
+        "attention_mask": [],
+    }
+    for pair in pairs:
+        w = build_windows(
+            tokenizer.encode(pair.question),
+            tokenizer.encode(pair.context),
+            cls_id=tok.cls_token_id,
+            sep_id=tok.sep_token_id,
+            pad_id=tok.pad_token_id,
+            max_seq_length=length,
+            doc_stride=max(length // 3, 1),
+            max_question_length=min(64, length // 4),
+        )
+        if w.input_ids.shape[1] != length:
+            continue  # the context was too short to fill a window of this length
+        for key, value in (
+            ("input_ids", w.input_ids),
+            ("token_type_ids", w.token_type_ids),
+            ("attention_mask", w.attention_mask),
+        ):
+            rows[key].extend(value)
+    if not rows["input_ids"]:
+        raise ValueError(f"no calibration window fills {length} tokens; use a smaller length")
+    return {k: np.stack(v).astype(np.int32) for k, v in rows.items()}
+
+
+def _batches(arrays: Sequence[np.ndarray], batch: int) -> Iterator[list[Any]]:
+    mx = _mx()
+    for i in range(0, len(arrays[0]) - batch + 1, batch):
+        yield [mx.nd.array(a[i : i + batch], dtype="float32") for a in arrays]
+
+
+def quantize(
+    model_dir: Path, *, calib_length: int = 128, calib_windows: int = 32, batch: int = 4
+) -> Path:
+    """Quantize both graph forms of ``model_dir``'s fp32 model into ``model_dir/int8``."""
+    from app.qa.model import QaModel
+
+    mx = _mx()
+    from mxnet.contrib.quantization import quantize_net_v2
+
+    model = QaModel.load(model_dir, precision="fp32")
+    data = _windows_at(model_dir, calibration_pairs(max(calib_windows, 8)), calib_length)
+    full = data["attention_mask"].all(axis=1)
+    out = model_dir / "int8"
+    out.mkdir(parents=True, exist_ok=True)
+    for form, graph in (("unpadded", model.graph_unpadded), ("padded", model.graph_padded)):
+        if form == "unpadded":
+            arrays = [data["input_ids"][full], data["token_type_ids"][full]]
+        else:
+            arrays = [data["input_ids"], data["token_type_ids"], data["attention_mask"]]
+        arrays = [a[:calib_windows] for a in arrays]
+        n = (len(arrays[0]) // batch) * batch
+        if n == 0:
+            raise ValueError(f"too few calibration windows for {form} at length {calib_length}")
+        graph(*next(_batches(arrays, batch)))  # export needs a graph that has run
+        with warnings.catch_warnings():
+            # The quantized SymbolBlock cannot infer its float inputs' dtype; they are float32.
+            warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
+            qnet = quantize_net_v2(
+                graph,
+                quantized_dtype="auto",
+                quantize_mode="smart",
+                quantize_granularity="channel-wise",
+                calib_mode="naive",
+                # A named iterator: the generic wrapper would take a 2-input batch for data + label.
+                calib_data=mx.io.NDArrayIter(
+                    data={f"data{i}": a[:n].astype(np.float32) for i, a in enumerate(arrays)},
+                    batch_size=batch,
+                ),
+                num_calib_examples=n,
+                ctx=mx.cpu(),
+            )
+        qnet.hybridize(static_alloc=True, static_shape=True)
+        qnet(*next(_batches(arrays, batch)))
+        qnet.export(str(out / form), epoch=0)
+    (out / "quantize.json").write_text(
+        json.dumps(
+            {
+                "calib_length": calib_length,
+                "calib_windows": calib_windows,
+                "quantized_dtype": "auto",
+                "quantize_mode": "smart",
+                "granularity": "channel-wise",
+                "calib_mode": "naive",
+                "mxnet": mx.__version__,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return out
+
+
+class Int8Runner:
+    """(ids, types, mask) (B, T) -> start, end logits (B, T) through the INT8 graphs."""
+
+    def __init__(self, graphs: dict[str, Any]) -> None:
+        self._graphs = graphs  # form -> the imported SymbolBlock (parameter owner)
+        self._blocks: dict[tuple[str, int, int], Any] = {}
+
+    def _block(self, form: str, shape: tuple[int, int]) -> Any:
+        key = (form, *shape)
+        block = self._blocks.get(key)
+        if block is None:
+            mx = _mx()
+            owner = self._graphs[form]
+            names = ["data0", "data1"] + (["data2"] if form == "padded" else [])
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
+                block = mx.gluon.SymbolBlock(
+                    owner._cached_graph[1], [mx.sym.var(n) for n in names], params=owner.params
+                )
+            block.hybridize(static_alloc=True, static_shape=True)
+            self._blocks[key] = block
+        return block
+
+    def __call__(
+        self, input_ids: np.ndarray, token_type_ids: np.ndarray, attention_mask: np.ndarray
+    ) -> tuple[FloatArray, FloatArray]:
+        mx = _mx()
+        shape = (int(input_ids.shape[0]), int(input_ids.shape[1]))
+        inputs = [
+            mx.nd.array(input_ids, dtype="float32"),
+            mx.nd.array(token_type_ids, dtype="float32"),
+        ]
+        if bool(np.all(attention_mask != 0)):
+            out = self._block("unpadded", shape)(*inputs)
+        else:
+            inputs.append(mx.nd.array(attention_mask, dtype="float32"))
+            out = self._block("padded", shape)(*inputs)
+        logits = out.asnumpy().astype(np.float32, copy=False)
+        return logits[0], logits[1]
+
+
+def load_int8(int8_dir: Path, model: QaModel) -> Int8Runner:
+    """Import the quantized graphs from ``int8_dir`` (the seam ``QaModel.load`` calls)."""
+    mx = _mx()
+    graphs: dict[str, Any] = {}
+    for form in FORMS:
+        symbol, params = int8_dir / f"{form}-symbol.json", int8_dir / f"{form}-0000.params"
+        if not (symbol.is_file() and params.is_file()):
+            raise ModelLoadError(
+                f"The INT8 artefact {int8_dir} lacks {symbol.name} or {params.name}; rebuild it "
+                f"with `make quantize MODEL_DIR={int8_dir.parent}` or set QA_PRECISION=fp32."
+            )
+        names = ["data0", "data1"] + (["data2"] if form == "padded" else [])
+        try:
+            sym = mx.sym.load(str(symbol))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
+                block = mx.gluon.SymbolBlock(sym, [mx.sym.var(n) for n in names])
+            block.collect_params().load(
+                str(params),
+                ctx=mx.cpu(),
+                cast_dtype=True,
+                dtype_source="saved",
+                ignore_extra=True,
+            )
+        except (mx.base.MXNetError, AssertionError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(
+                f"The INT8 artefact {int8_dir} is corrupt or was made by another version "
+                f"({first}). Rebuild it with `make quantize MODEL_DIR={int8_dir.parent}`."
+            ) from None
+        block._cached_graph = ([mx.sym.var(n) for n in names], sym)
+        graphs[form] = block
+    return Int8Runner(graphs)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two arrays, flattened."""
+    a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    return float(a64 @ b64 / (np.linalg.norm(a64) * np.linalg.norm(b64)))
+
+
+def fidelity(
+    model_dir: Path, *, pairs: int = 20, lengths: Sequence[int] = (128,)
+) -> dict[str, Any]:
+    """INT8 vs fp32 on held-out pairs: logits cosine / max abs error, and answer agreement."""
+    from app.config import Settings
+    from app.qa.service import QaService
+
+    settings = Settings(services=("qa",), qa_model_dir=model_dir, qa_precision="fp32")
+    service = QaService.load(settings)
+    model = service.model
+    runner = load_int8(model_dir / "int8", model)
+    held_out = calibration_pairs(pairs, seed=1234)
+    logits: dict[str, dict[str, float]] = {}
+    for length in lengths:
+        data = _windows_at(model_dir, held_out, length)
+        ref = np.stack(
+            model.forward(data["input_ids"], data["token_type_ids"], data["attention_mask"])
+        )
+        got = np.stack(runner(data["input_ids"], data["token_type_ids"], data["attention_mask"]))
+        valid = np.broadcast_to(data["attention_mask"][None] != 0, ref.shape)
+        logits[str(length)] = {
+            "windows": int(ref.shape[1]),
+            "cosine": cosine(ref[valid], got[valid]),
+            "max_abs_error": float(np.abs(ref[valid] - got[valid]).max()),
+            "max_abs_logit": float(np.abs(ref[valid]).max()),
+        }
+    agree, spans = 0, []
+    for pair in held_out:
+        model.int8_runner = None
+        a = service.answer(pair.question, pair.context)[0]
+        model.int8_runner = runner
+        b = service.answer(pair.question, pair.context)[0]
+        model.int8_runner = None
+        agree += int((a.start, a.length) == (b.start, b.length))
+        spans.append({"fp32": a.text, "int8": b.text})
+    return {
+        "logits": logits,
+        "answers_agree": agree,
+        "answers_total": len(held_out),
+        "examples": spans[:5],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.qa.quantize", description=__doc__)
+    parser.add_argument("--model-dir", required=True, type=Path, metavar="DIR")
+    parser.add_argument("--calib-length", type=int, default=128)
+    parser.add_argument("--calib-windows", type=int, default=32)
+    parser.add_argument("--fidelity-pairs", type=int, default=20)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        started = time.perf_counter()
+        out = quantize(
+            args.model_dir, calib_length=args.calib_length, calib_windows=args.calib_windows
+        )
+        print(f"quantized into {out} in {time.perf_counter() - started:.1f}s; checking fidelity")
+        report = fidelity(args.model_dir, pairs=args.fidelity_pairs)
+    except (ModelLoadError, ValueError) as exc:
+        print(f"quantize failed: {exc}", file=sys.stderr)
+        return 2
+    (out / FIDELITY_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "examples"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""INT8 quantization of a tiny random converted checkpoint: fidelity to fp32 and the load seam.
+
+Bounds (documented in docs/performance.md): logits cosine >= 0.995 on held-out windows, and the
+fp32 and INT8 answers agree (same span) on at least 80% of held-out pairs. Random weights give
+near-uniform logits, so a few close calls may flip; real weights have larger margins.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.errors import ModelLoadError
+
+ROOT = Path(__file__).resolve().parents[2]
+COSINE_BOUND = 0.995
+AGREEMENT_BOUND = 0.8
+
+
+@pytest.fixture(scope="module")
+def quantized_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny converted checkpoint with its int8/ artefact, made through the CLI."""
+    out = tmp_path_factory.mktemp("int8ckpt")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.qa.checkpoints",
+            "--out",
+            str(out),
+            "--size",
+            "tiny",
+            "--converted",
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    model_dir = out / "model"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.qa.quantize",
+            "--model-dir",
+            str(model_dir),
+            "--calib-windows",
+            "16",
+            "--fidelity-pairs",
+            "20",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return model_dir
+
+
+def test_quantize_writes_artefact_and_fidelity_report(quantized_dir: Path) -> None:
+    int8 = quantized_dir / "int8"
+    for form in ("unpadded", "padded"):
+        assert (int8 / f"{form}-symbol.json").is_file()
+        assert (int8 / f"{form}-0000.params").is_file()
+    report = json.loads((int8 / "fidelity.json").read_text())
+    assert report["logits"]["128"]["cosine"] >= COSINE_BOUND
+    assert report["answers_agree"] >= AGREEMENT_BOUND * report["answers_total"]
+
+
+def test_quantize_int8_logits_close_to_fp32_through_qamodel(quantized_dir: Path) -> None:
+    from app.qa.model import QaModel
+    from app.qa.quantize import _windows_at, calibration_pairs, cosine
+
+    fp32 = QaModel.load(quantized_dir, precision="fp32", num_threads=2)
+    int8 = QaModel.load(quantized_dir, precision="int8", num_threads=2)
+    assert int8.int8_runner is not None
+    data = _windows_at(quantized_dir, calibration_pairs(6, seed=99), 64)
+    full = data["attention_mask"].all(axis=1)
+    # Unpadded batch of 1 (the fast path) and a padded batch (last column masked).
+    one = {k: v[full][:1] for k, v in data.items()}
+    padded = {k: v[:3].copy() for k, v in data.items()}
+    padded["attention_mask"][-1, -5:] = 0
+    for batch in (one, padded):
+        ref = np.stack(
+            fp32.forward(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+        )
+        got = np.stack(
+            int8.forward(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+        )
+        valid = np.broadcast_to(batch["attention_mask"][None] != 0, ref.shape)
+        assert got.shape == ref.shape and got.dtype == np.float32
+        assert cosine(ref[valid], got[valid]) >= COSINE_BOUND
+
+
+def test_quantize_answers_agree_with_fp32_through_service(quantized_dir: Path) -> None:
+    from app.config import Settings
+    from app.qa.quantize import calibration_pairs
+    from app.qa.service import QaService
+
+    services = {
+        p: QaService.load(Settings(services=("qa",), qa_model_dir=quantized_dir, qa_precision=p))
+        for p in ("fp32", "int8")
+    }
+    pairs = calibration_pairs(15, seed=7)
+    same = 0
+    for pair in pairs:
+        a, b = (services[p].answer(pair.question, pair.context)[0] for p in ("fp32", "int8"))
+        assert pair.context[b.start : b.end] == b.text
+        same += int((a.start, a.length) == (b.start, b.length))
+    assert same >= AGREEMENT_BOUND * len(pairs)
+
+
+def test_quantize_missing_artefact_file_says_how_to_rebuild(
+    quantized_dir: Path, tmp_path: Path
+) -> None:
+    from app.qa.model import QaModel
+    from app.qa.quantize import load_int8
+
+    model = QaModel.load(quantized_dir, precision="fp32", num_threads=2)
+    broken = tmp_path / "int8"
+    broken.mkdir()
+    (broken / "unpadded-symbol.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="make quantize"):
+        load_int8(broken, model)

@@ -235,6 +235,34 @@
   }
 
   // ---- start-up: which services does this URL serve? -------------------------------------------
+  // A function answers {services, details}; the local front door answers
+  // {functions: {name: {status_code, body: <that function's /health>}}}: merge those.
+  function mergeHealth(data) {
+    if (!data || !data.functions) {
+      return { services: (data && data.services) || [], details: (data && data.details) || {} };
+    }
+    const services = [];
+    const details = {};
+    for (const name of Object.keys(data.functions)) {
+      const reply = data.functions[name] || {};
+      const body = reply.body;
+      if (reply.status_code !== 200 || !body || typeof body !== "object") {
+        details[name] = { status: "unavailable", error: "the " + name + " function did not answer /health (HTTP " + reply.status_code + ")" };
+        services.push(name);
+        continue;
+      }
+      for (const service of body.services || []) {
+        if (!services.includes(service)) {
+          services.push(service);
+        }
+        if (body.details && body.details[service]) {
+          details[service] = body.details[service];
+        }
+      }
+    }
+    return { services: services, details: details };
+  }
+
   async function start() {
     byId("ner-form").addEventListener("submit", submitNer);
     byId("qa-form").addEventListener("submit", submitQa);
@@ -246,8 +274,9 @@
       document.body.dataset.ready = "true";
       return;
     }
-    const served = reply.data.services || [];
-    const details = reply.data.details || {};
+    const health = mergeHealth(reply.data);
+    const served = health.services;
+    const details = health.details;
     for (const name of Object.keys(SERVICES)) {
       const panel = byId(name + "-panel");
       if (!served.includes(name)) {

@@ -53,16 +53,45 @@ def qa_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ner_qa_base_url(main_module: Any, qa_model_dir: Path) -> Iterator[str]:
-    """One process serving both services (what the page sees through the front door)."""
+def qa_service(main_module: Any, qa_model_dir: Path) -> Any:
     from app.qa.service import QaService
+
+    return QaService.load(_qa_settings(main_module, ("ner", "qa"), qa_model_dir))
+
+
+def _qa_settings(main_module: Any, services: tuple[str, ...], qa_model_dir: Path) -> Any:
+    return main_module.settings.model_copy(
+        update={"services": services, "qa_model_dir": qa_model_dir}
+    )
+
+
+@pytest.fixture(scope="session")
+def ner_qa_base_url(main_module: Any, qa_model_dir: Path, qa_service: Any) -> Iterator[str]:
+    """One process serving both services."""
     from app.services import Services
 
-    settings = main_module.settings.model_copy(
-        update={"services": ("ner", "qa"), "qa_model_dir": qa_model_dir}
-    )
-    services = Services(
-        enabled=("ner", "qa"), ner=main_module.services.ner, qa=QaService.load(settings)
-    )
+    settings = _qa_settings(main_module, ("ner", "qa"), qa_model_dir)
+    services = Services(enabled=("ner", "qa"), ner=main_module.services.ner, qa=qa_service)
     with browser.serve(page_app(main_module, settings, services)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def front_door_base_url(
+    main_module: Any, ner_app: Any, qa_model_dir: Path, qa_service: Any
+) -> Iterator[str]:
+    """The local front door (app.frontdoor) in front of a NER function and a QA function.
+
+    Each function is its own app behind its own invoke endpoint; the front door routes to them
+    as it does to the RIEs in ``make run``.
+    """
+    from app.services import Services
+
+    settings = _qa_settings(main_module, ("qa",), qa_model_dir)
+    qa_app = page_app(main_module, settings, Services(enabled=("qa",), qa=qa_service))
+    with (
+        browser.invoke_endpoint(ner_app) as ner_url,
+        browser.invoke_endpoint(qa_app) as qa_url,
+        browser.front_door({"ner": ner_url, "qa": qa_url}) as url,
+    ):
         yield url

@@ -6,6 +6,7 @@ the local front door (``http://127.0.0.1:8000/``) or on a deployed function URL.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -84,6 +85,80 @@ def serve(app: Any) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
     finally:
         server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def invoke_endpoint(app: Any) -> Iterator[str]:
+    """Lambda's invoke API for one function, in a thread; yields its base URL.
+
+    It stands in for the Lambda service (the AWS boundary): each POST to the invoke path is one
+    function URL event, handed to the function's real Mangum handler with a Lambda context. The
+    container suite covers the same path through the real RIE.
+    """
+    import asyncio
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from mangum import Mangum
+
+    from app.frontdoor import INVOKE_PATH
+    from tests.conftest import LambdaContext
+
+    handler = Mangum(app, lifespan="off")
+
+    class Invoke(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            event = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            assert self.path == INVOKE_PATH, self.path
+            body = json.dumps(handler(event, LambdaContext())).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    # A single-threaded server: one invocation at a time, as in one Lambda environment.
+    server = HTTPServer(("127.0.0.1", 0), Invoke)
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)  # Mangum runs the app on this thread's loop
+        try:
+            server.serve_forever()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="invoke", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@contextmanager
+def front_door(functions: dict[str, str], default: str = "ner") -> Iterator[str]:
+    """The project's front door (app.frontdoor) on 127.0.0.1:<free port>; yields its base URL."""
+    from app.frontdoor import FrontDoor, Function
+
+    door = FrontDoor(
+        ("127.0.0.1", 0),
+        {name: Function(name, url) for name, url in functions.items()},
+        default,
+        timeout=60.0,
+    )
+    thread = threading.Thread(target=door.serve_forever, name="front-door", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{door.server_address[1]}/"
+    finally:
+        door.shutdown()
+        door.server_close()
         thread.join(timeout=10)
 
 

@@ -228,3 +228,25 @@ def test_page_both_services_on_one_page(page: Any, ner_qa_base_url: str) -> None
     status = page.execute_script("return document.getElementById('status').textContent")
     assert status == "This URL serves: ner, qa."
     browser.screenshot(page, "page-both")
+
+
+def test_page_through_front_door_reaches_both_functions(
+    page: Any, front_door_base_url: str
+) -> None:
+    browser.open_page(page, front_door_base_url)
+
+    assert browser.panel_state(page, "ner") == "ready"
+    assert browser.panel_state(page, "qa") == "ready"
+    status = page.execute_script("return document.getElementById('status').textContent")
+    assert status == "This URL serves: ner, qa."
+    text = "Ada Lovelace was born in London in 1815 and worked with Charles Babbage."
+    entities = browser.submit_ner(page, text)
+    answers = browser.submit_qa(page, "Where was Ada Lovelace born?", text, top_k=2)
+
+    assert ("London", "GPE") in entities
+    expected = _api_answers(front_door_base_url, "Where was Ada Lovelace born?", text, 2)
+    assert [(a.text, a.score) for a in answers] == [(a["text"], a["score"]) for a in expected]
+    assert [t for _, t in browser.highlighted_answers(page)]
+    assert browser.shown_error(page, "qa") is None and browser.shown_error(page, "ner") is None
+    browser.screenshot(page, "page-front-door")
+    assert browser.csp_violations(browser.console_messages(page)) == []

@@ -71,3 +71,40 @@ def client(main_module: Any) -> Iterator[Any]:
 
     with TestClient(main_module.app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def qa_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny ALBERT QA checkpoint (transformers) converted to the project's model dir."""
+    from tests.qa.checkpoints import build
+
+    _, model_dir = build(tmp_path_factory.mktemp("qa-tiny"), "tiny", converted=True)
+    assert model_dir is not None
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def qa_main(main_module: Any, qa_model_dir: Path) -> Any:
+    """A QA function (SERVICES=qa) built like app.main builds it: app, services and handler."""
+    from types import SimpleNamespace
+
+    from mangum import Mangum
+
+    from app.config import Settings
+    from app.services import Services
+
+    settings = Settings(services=("qa",), qa_model_dir=qa_model_dir)
+    services = Services.load(settings)
+    assert not services.errors, services.errors
+    app = main_module.create_app(settings, services)
+    return SimpleNamespace(
+        settings=settings, services=services, app=app, handler=Mangum(app, lifespan="off")
+    )
+
+
+@pytest.fixture(scope="session")
+def qa_client(qa_main: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(qa_main.app, raise_server_exceptions=False) as test_client:
+        yield test_client

@@ -85,7 +85,8 @@ def _mx() -> ModuleType:
 
 def _activation(F: Any, x: Any, kind: str) -> Any:
     if kind == "gelu_new":
-        return 0.5 * x * (1.0 + F.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x**3))))
+        # x * x * x: two multiplies are cheaper than MXNet's generic power op.
+        return 0.5 * x * (1.0 + F.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))))
     if kind == "gelu":
         return F.LeakyReLU(x, act_type="gelu")
     return F.relu(x)

@@ -18,7 +18,8 @@ ENV LANG=C.UTF-8 \
     TZ=:/etc/localtime \
     PATH=/var/lang/bin:/usr/local/bin:/usr/bin:/bin:/opt/bin \
     LAMBDA_TASK_ROOT=/var/task \
-    LAMBDA_RUNTIME_DIR=/var/runtime
+    LAMBDA_RUNTIME_DIR=/var/runtime \
+    LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib
 # python3.11 and python3 resolve to the same interpreter as on the AWS base (/var/lang/bin);
 # /var/runtime is on sys.path for every process, after the task root, as on Lambda.
 RUN mkdir -p /var/lang/bin /var/task /var/runtime /opt/bin \

@@ -274,3 +274,22 @@ def test_convert_make_models_fails_clean_without_hub(tmp_path: Path) -> None:
     assert "cannot download twmkn9/albert-base-v2-squad2" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "qa" / "config.json").exists()
+
+
+def test_convert_make_models_random_builds_a_loadable_dir(tmp_path: Path) -> None:
+    out = tmp_path / "random"
+    done = _run(
+        [
+            "make",
+            "--no-print-directory",
+            f"PY={sys.executable}",
+            f"RANDOM_QA_OUT={out}",
+            "models-random",
+        ]
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"model dir: {out / 'model'}" in done.stdout
+    model = QaModel.load(out / "model")
+    assert model.config.architecture.hidden_size == 32
+    assert (out / "hf" / "model.safetensors").is_file()
+    assert (out / "hf" / "tokenizer.json").is_file()

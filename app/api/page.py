@@ -21,8 +21,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from app.api.deps import NerServiceDep, ServicesDep, SettingsDep
-from app.api.ner import EntityOut, check_text_size
+from app.api.ner import EntityOut
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
+from app.errors import PayloadTooLargeError
 from app.ner.service import Entity
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -161,7 +162,11 @@ def favicon() -> Response:
 def ner_render(
     body: NerRenderRequest, service: NerServiceDep, settings: SettingsDep
 ) -> NerRenderResponse:
-    check_text_size(body.text, settings.ner_max_text_chars)
+    if len(body.text) > settings.ner_max_text_chars:
+        raise PayloadTooLargeError(
+            f"The text has {len(body.text)} characters; the limit is {settings.ner_max_text_chars} "
+            "(NER_MAX_TEXT_CHARS). Render a shorter text, for example one paragraph at a time."
+        )
     entities = service.extract(body.text, body.labels)
     return NerRenderResponse(
         html=render_entities(body.text, entities),

@@ -77,18 +77,21 @@ def ner_qa_base_url(main_module: Any, qa_model_dir: Path, qa_service: Any) -> It
 
 
 @pytest.fixture(scope="session")
-def front_door_base_url(
-    main_module: Any, ner_app: Any, qa_model_dir: Path, qa_service: Any
-) -> Iterator[str]:
+def qa_app(main_module: Any, qa_model_dir: Path, qa_service: Any) -> Any:
+    """A QA-only function, as the QA image serves it."""
+    from app.services import Services
+
+    settings = _qa_settings(main_module, ("qa",), qa_model_dir)
+    return page_app(main_module, settings, Services(enabled=("qa",), qa=qa_service))
+
+
+@pytest.fixture(scope="session")
+def front_door_base_url(ner_app: Any, qa_app: Any) -> Iterator[str]:
     """The local front door (app.frontdoor) in front of a NER function and a QA function.
 
     Each function is its own app behind its own invoke endpoint; the front door routes to them
     as it does to the RIEs in ``make run``.
     """
-    from app.services import Services
-
-    settings = _qa_settings(main_module, ("qa",), qa_model_dir)
-    qa_app = page_app(main_module, settings, Services(enabled=("qa",), qa=qa_service))
     with (
         browser.invoke_endpoint(ner_app) as ner_url,
         browser.invoke_endpoint(qa_app) as qa_url,

@@ -250,3 +250,15 @@ def test_page_through_front_door_reaches_both_functions(
     assert browser.shown_error(page, "qa") is None and browser.shown_error(page, "ner") is None
     browser.screenshot(page, "page-front-door")
     assert browser.csp_violations(browser.console_messages(page)) == []
+
+
+def test_page_on_qa_function_serves_qa_only(page: Any, qa_app: Any) -> None:
+    with browser.serve(qa_app) as base_url:
+        browser.open_page(page, base_url)
+
+        assert browser.panel_state(page, "ner") == "unavailable"
+        assert "does not serve named-entity recognition" in browser.unavailable_message(page, "ner")
+        assert browser.panel_state(page, "qa") == "ready"
+        answers = browser.submit_qa(page, "Who?", "Ada Lovelace met Charles Babbage.", top_k=1)
+        assert len(answers) == 1 and answers[0].text in "Ada Lovelace met Charles Babbage."
+        assert browser.csp_violations(browser.console_messages(page)) == []

@@ -1,0 +1,148 @@
+"""One measurement in a fresh process: ``python -m bench.worker MODE --spec JSON --out FILE``.
+
+Modes: ``qa`` (forward per bucket + end-to-end per context size for one engine), ``cold`` (start to
+first answer; the parent times the process from before its spawn), ``ner`` (handler overhead,
+throughput, load time). Results go to ``--out`` as JSON; stdout is left to the code under test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.stats import summarize
+
+
+def _progress(items: Any, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, leave=False, mininterval=1.0)
+
+
+def run_qa(spec: dict[str, Any]) -> dict[str, Any]:
+    from bench.engines import make_engine
+    from bench.texts import pairs_for
+
+    started = time.perf_counter()
+    engine = make_engine(spec["engine"], spec["paths"])
+    result: dict[str, Any] = {"load_s": time.perf_counter() - started, "forward": {}, "e2e": {}}
+    rng = np.random.default_rng(0)
+    for seq in spec["buckets"]:
+        ids = rng.integers(5, 1000, size=(1, seq)).astype(np.int32)
+        engine.forward(ids)  # first call per shape is a one-time cost (measured by cold start)
+        times = []
+        for _ in _progress(range(spec["forward_reps"]), f"{spec['engine']} fwd {seq}"):
+            t0 = time.perf_counter()
+            engine.forward(ids)
+            times.append(time.perf_counter() - t0)
+        result["forward"][str(seq)] = summarize(times)
+    for words, reps in spec["sizes"]:
+        pairs = pairs_for(words, reps)
+        engine.answer(pairs[0].question, pairs[0].context)
+        times, found = [], 0
+        for pair in _progress(pairs, f"{spec['engine']} e2e {words}w"):
+            t0 = time.perf_counter()
+            text = engine.answer(pair.question, pair.context)
+            times.append(time.perf_counter() - t0)
+            found += int(pair.answer in text)
+        result["e2e"][str(words)] = {**summarize(times), "answer_found": found}
+    return result
+
+
+def run_cold(spec: dict[str, Any]) -> dict[str, Any]:
+    """Everything a fresh Lambda environment does: imports, load, warm-up, first answer."""
+    kind = spec["engine"]
+    marks: dict[str, float] = {"start": time.time()}
+    if kind == "hf":
+        from bench.engines import HfEngine
+
+        engine = HfEngine(Path(spec["paths"]["hf"]))
+        marks["loaded"] = time.time()
+        answer = engine.answer("Who wrote the algorithm?", "Ada Lovelace wrote the algorithm.")
+    else:
+        # The project's real handler module: init (load + warm-up) happens at its import.
+        import app.main
+
+        marks["loaded"] = time.time()
+        body = (
+            {"text": "Ada Lovelace met Charles Babbage in London."}
+            if kind == "project-ner"
+            else {"question": "Who wrote it?", "context": "Ada Lovelace wrote it."}
+        )
+        response = app.main.handler(
+            function_url_event("/" + kind.split("-")[1], body), LambdaContext()
+        )
+        answer = response["body"][:200]
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"first request failed: {response['statusCode']} {answer}")
+    marks["answered"] = time.time()
+    return {"marks": marks, "answer": answer}
+
+
+def function_url_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A Lambda function URL (payload format 2.0) POST event."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "bench.lambda-url.on.aws"},
+        "requestContext": {
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "bench",
+            },
+            "requestId": "bench",
+            "routeKey": "$default",
+            "stage": "$default",
+            "domainName": "bench.lambda-url.on.aws",
+            "accountId": "anonymous",
+        },
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+class LambdaContext:
+    """The attributes powertools and Mangum read from a Lambda context."""
+
+    function_name = "bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 3008
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
+    aws_request_id = "bench-request"
+    log_group_name = log_stream_name = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["qa", "cold", "ner"])
+    parser.add_argument("--spec", required=True, help="JSON object with the run's parameters")
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args()
+    spec = json.loads(args.spec)
+    if args.mode == "qa":
+        result = run_qa(spec)
+    elif args.mode == "cold":
+        result = run_cold(spec)
+    else:
+        from bench.ner import run_ner
+
+        result = run_ner(spec)
+    args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

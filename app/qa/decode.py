@@ -16,6 +16,7 @@ most context); logits may be +-inf or huge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +66,15 @@ def masked_softmax(logits: npt.ArrayLike, allowed: npt.NDArray[np.bool_]) -> Flo
     return probs
 
 
+@lru_cache(maxsize=64)
+def _band(length: int, max_answer_length: int) -> npt.NDArray[np.bool_]:
+    """(T, T) True where start <= end < start + max_answer_length (read-only, cached)."""
+    band = np.triu(np.ones((length, length), dtype=np.bool_))
+    band &= np.tril(band, max_answer_length - 1)
+    band.flags.writeable = False
+    return band
+
+
 def decode_spans(
     p_start: FloatArray,
     p_end: FloatArray,
@@ -79,9 +89,7 @@ def decode_spans(
     p_start, p_end: (T,) probabilities; allowed_*: (T,) where a span may start/end.
     """
     outer = np.outer(np.where(allowed_start, p_start, 0.0), np.where(allowed_end, p_end, 0.0))
-    valid = np.triu(np.ones_like(outer, dtype=np.bool_))
-    valid &= np.tril(valid, max_answer_length - 1)
-    valid &= np.outer(allowed_start, allowed_end)
+    valid = _band(len(p_start), max_answer_length) & np.outer(allowed_start, allowed_end)
     flat_scores = np.where(valid, outer, -1.0).ravel()
     n_valid = int(valid.sum())
     k = min(top_k, n_valid)

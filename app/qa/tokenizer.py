@@ -154,8 +154,10 @@ class _CharsMap:
         (trie_bytes,) = struct.unpack_from("<I", blob, 0)
         self._units = struct.unpack_from(f"<{trie_bytes // 4}I", blob, 4)
         self._pool = blob[4 + trie_bytes :]
+        # Text repeats the same few hundred characters: remember each answer.
+        self.lookup = lru_cache(maxsize=65536)(self._lookup)
 
-    def lookup(self, chunk: str) -> str | None:
+    def _lookup(self, chunk: str) -> str | None:
         """Replacement for the *shortest* mapped prefix of ``chunk`` (None if no prefix is mapped)."""
         units = self._units
         node = units[0] >> 10 << ((units[0] & (1 << 9)) >> 6)

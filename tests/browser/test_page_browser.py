@@ -262,3 +262,31 @@ def test_page_on_qa_function_serves_qa_only(page: Any, qa_app: Any) -> None:
         answers = browser.submit_qa(page, "Who?", "Ada Lovelace met Charles Babbage.", top_k=1)
         assert len(answers) == 1 and answers[0].text in "Ada Lovelace met Charles Babbage."
         assert browser.csp_violations(browser.console_messages(page)) == []
+
+
+def test_page_qa_shows_no_answer(page: Any, main_module: Any, qa_service: Any) -> None:
+    import copy
+
+    from app.services import Services
+    from tests.browser.conftest import page_app
+
+    # The same loaded model, with a threshold that always lets "no answer" win when allowed.
+    unsure = copy.copy(qa_service)
+    unsure.settings = qa_service.settings.model_copy(update={"qa_null_threshold": -1e9})
+    services = Services(enabled=("qa",), qa=unsure)
+    context = "Ada Lovelace met Charles Babbage."
+    with browser.serve(page_app(main_module, unsure.settings, services)) as base_url:
+        browser.open_page(page, base_url)
+
+        answers = browser.submit_qa(page, "Who?", context, top_k=2, allow_no_answer=True)
+
+        assert [a.rank for a in answers] == [1, 2]
+        assert answers[0].text == "no answer in the context"
+        assert answers[1].text in context and answers[1].text
+        no_answer = page.execute_script(
+            "return document.getElementById('qa-answers').dataset.noAnswer"
+        )
+        assert no_answer == "true"
+        # Only the real span is highlighted, and it is not drawn as the best answer.
+        assert browser.highlighted_answers(page) == [(2, answers[1].text)]
+        assert page.execute_script("return document.querySelectorAll('mark.best').length") == 0

@@ -10,6 +10,7 @@ mxnet is imported lazily (:func:`_mx`) so importing this module is cheap and ``l
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import os
@@ -299,6 +300,8 @@ class QaModel:
             )
         threads = configure_threads(num_threads)
         mx = _mx()
+        # Also caps mxnet's own OpenMP operators when mxnet was imported before this load.
+        mx.base._LIB.MXSetNumOMPThreads(ctypes.c_int(num_threads or threads))
         net = build_net(config.architecture)
         try:
             net.load_parameters(

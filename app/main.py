@@ -163,9 +163,14 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     return app
 
 
-WARM_UP_REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "ner": ("/ner", {"text": "Warm-up: Ada Lovelace met Charles Babbage in London."}),
-    "qa": ("/qa", {"question": "Who met Babbage?", "context": "Ada Lovelace met Charles Babbage."}),
+WARM_UP_REQUESTS: dict[str, list[tuple[str, dict[str, Any] | None]]] = {
+    "ner": [
+        ("/ner", {"text": "Warm-up: Ada Lovelace met Charles Babbage in London."}),
+        ("/ner/render", {"text": "Warm-up: Ada Lovelace met Charles Babbage in London."}),
+    ],
+    "qa": [
+        ("/qa", {"question": "Who met Babbage?", "context": "Ada Lovelace met Charles Babbage."})
+    ],
 }
 
 
@@ -177,7 +182,10 @@ def warm_up_request_path(mangum: Mangum, services: Services) -> None:
     every environment restored from a SnapStart snapshot, as fast as the rest.
     """
     loaded = [name for name in services.enabled if name not in services.errors]
-    for path, body in [("/health", None), *(WARM_UP_REQUESTS[name] for name in loaded)]:
+    requests: list[tuple[str, dict[str, Any] | None]] = [("/health", None), ("/", None)]
+    for name in loaded:
+        requests.extend(WARM_UP_REQUESTS[name])
+    for path, body in requests:
         event = {
             "version": "2.0",
             "routeKey": "$default",

@@ -1,0 +1,35 @@
+# Deployment to AWS (docs/deploy.md): template.yaml, ECR, function URLs.
+# `make deploy` needs the AWS CLI, credentials and Docker; `make invoke` the CLI and credentials.
+STACK ?= lambda-nlp
+AWS_REGION ?= $(or $(AWS_DEFAULT_REGION),$(shell aws configure get region 2>/dev/null))
+COLD_START ?= none
+URL_AUTH ?= AWS_IAM
+PULL_ACCOUNTS ?=
+CORS_ORIGINS ?=
+PROVISIONED ?= 1
+# Extra Key=Value template parameter overrides, e.g. PARAMS="QaMemorySize=6144 LogLevel=DEBUG".
+PARAMS ?=
+SAM_VENV ?= .venv-sam
+DEPLOY_ENV = STACK=$(STACK) AWS_REGION=$(AWS_REGION) COLD_START=$(COLD_START) URL_AUTH=$(URL_AUTH) \
+	PULL_ACCOUNTS=$(PULL_ACCOUNTS) CORS_ORIGINS=$(CORS_ORIGINS) PROVISIONED=$(PROVISIONED) \
+	PARAMS="$(PARAMS)" PY=$(PY) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) MAKE="$(MAKE)"
+
+.PHONY: deploy invoke sam-venv lint-template
+
+$(SAM_VENV)/.installed: requirements/sam.in
+	@echo "==> creating $(SAM_VENV) (aws-sam-cli, cfn-lint: their pydantic pin conflicts with the app's)"
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.in
+	@touch $@
+
+sam-venv: $(SAM_VENV)/.installed ## Virtualenv with aws-sam-cli and cfn-lint (.venv-sam)
+
+lint-template: sam-venv ## cfn-lint and `sam validate --lint` on template.yaml (offline)
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-west-1
+
+deploy: ## Build, push and deploy both functions (STACK, AWS_REGION, COLD_START, URL_AUTH, PULL_ACCOUNTS)
+	@$(DEPLOY_ENV) bash scripts/deploy.sh deploy
+
+invoke: ## Call the deployed NER and QA function URLs with app.client (SigV4 when URL_AUTH=AWS_IAM)
+	@$(DEPLOY_ENV) bash scripts/deploy.sh invoke

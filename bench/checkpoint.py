@@ -34,7 +34,7 @@ def prepare(cache: Path, *, quick: bool) -> dict[str, str | None]:
             check=True,
             cwd=ROOT,
         )
-    if not (model / "int8" / "fidelity.json").is_file():
+    if not (model / "int8" / "padded-symbol.json").is_file():
         subprocess.run(
             [
                 sys.executable,

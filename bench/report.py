@@ -223,7 +223,7 @@ def targets(r: dict[str, Any]) -> list[str]:
         return "not measured" if ok is None else ("**met**" if ok else "**not met**")
 
     e2e = {e: _p50(r, e, "e2e", TARGET_WORDS) for e in r["qa"]}
-    ort_fwd = max((_p50(r, "ort-fp32", "forward", b) or 0) for b in ("128", "256")) or None
+    ort_fwd = _p50(r, "ort-fp32", "forward", "256")
     quoted = "project-int8-avx2"
     q = e2e.get(quoted)
     cold_qa = r["cold"].get("project-qa-int8", {}).get("median_s")
@@ -241,7 +241,7 @@ def targets(r: dict[str, Any]) -> list[str]:
             ),
         ),
         (
-            "QA e2e p50 (~150 words) <= ORT fp32 raw forward (T=128/256, the larger)",
+            "QA e2e p50 (~150 words) <= ORT fp32 raw forward at T=256 (~150 words with the real 30k vocabulary; the bench's 1000-piece vocabulary gives ~2.5x more tokens, so this is harsh on the project)",
             f"{_fmt(q, 0)} ms vs {_fmt(ort_fwd, 0)} ms",
             verdict(None if q is None or ort_fwd is None else q <= ort_fwd),
         ),
@@ -314,6 +314,17 @@ def plots(r: dict[str, Any], out: Path) -> list[str]:
     return names
 
 
+def _fidelity_line(fid: dict[str, Any] | None) -> str:
+    if not fid:
+        return "- INT8 fidelity: not available (run `make quantize MODEL_DIR=...`)."
+    lg = fid["logits"]["128"]
+    return (
+        f"- INT8 fidelity vs fp32 (held-out windows, T=128): logits cosine {lg['cosine']:.5f}, "
+        f"max abs error {lg['max_abs_error']:.4f} (max |logit| {lg['max_abs_logit']:.3f}); "
+        f"answers agree on {fid['answers_agree']}/{fid['answers_total']} pairs."
+    )
+
+
 def write(r: dict[str, Any], out: Path) -> None:
     m = r["machine"]
     fid = r["fidelity"]
@@ -336,9 +347,7 @@ def write(r: dict[str, Any], out: Path) -> None:
             for w, v in r["tokens_per_window_note"].items()
         )
         + ". Latency per *word* is therefore pessimistic for every engine alike; per-token figures are the forward table.",
-        f"- INT8 fidelity vs fp32 (held-out windows, T=128): logits cosine "
-        f"{fid['logits']['128']['cosine']:.5f}, max abs error {fid['logits']['128']['max_abs_error']:.4f} "
-        f"(max |logit| {fid['logits']['128']['max_abs_logit']:.3f}); answers agree on {fid['answers_agree']}/{fid['answers_total']} pairs.",
+        _fidelity_line(fid),
         "",
     ]
     lines += [*targets(r), ""]
@@ -346,3 +355,12 @@ def write(r: dict[str, Any], out: Path) -> None:
         lines.append(f"![{png}]({png})")
     lines += ["", *qa_tables(r), "", *cold_table(r), "", *ner_table(r), "", *cost_section(r)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    # Re-render the report from a saved report.json: python -m bench.report docs/bench
+    import json
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/bench")
+    write(json.loads((target / "report.json").read_text()), target)

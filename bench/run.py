@@ -202,7 +202,6 @@ def main() -> int:
         "plan": plan,
         "machine": machine.machine(),
         "threads": int(THREADS),
-        "fidelity": json.loads((Path(str(paths["qa"])) / "int8" / "fidelity.json").read_text()),
     }
     results["qa"] = run_qa(plan, paths, log, mkl_python)
     if not args.mkl_python:
@@ -226,6 +225,8 @@ def main() -> int:
     )
     results["cost"] = cost_tables(results["qa"], results["cold"], results["ner"])
     results["tokens_per_window_note"] = report.token_note(paths)
+    fidelity = Path(str(paths["qa"])) / "int8" / "fidelity.json"
+    results["fidelity"] = json.loads(fidelity.read_text()) if fidelity.is_file() else None
     results["elapsed_s"] = time.time() - started
     results["machine"]["load_avg_end"] = os.getloadavg()
     (args.out / "report.json").write_text(json.dumps(results, indent=1, default=str) + "\n")

@@ -31,6 +31,7 @@ from typing import Any
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 # Function URLs reject request and response payloads above 6 MB (buffered mode).
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 TEXT_SUFFIXES = ("+json", "+xml")
 
@@ -260,6 +261,9 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_PAYLOAD_BYTES:
+            # Drain what the client is sending (within reason) so it reads the answer instead of
+            # failing on a broken pipe; then close the connection.
+            self._discard(length)
             self.close_connection = True
             self._send(
                 error_reply(
@@ -282,6 +286,14 @@ class Handler(BaseHTTPRequestHandler):
         self._send(invoke(function, event, self.server.invoke_timeout))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+
+    def _discard(self, length: int) -> None:
+        remaining = min(length, DRAIN_LIMIT_BYTES)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
     def _send(self, reply: HttpReply) -> None:
         self.send_response(reply.status)

@@ -19,7 +19,7 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 COMPOSE_PROJECT ?= lambda-nlp
 COMPOSE_ENV = COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) BASE_IMAGE=$(BASE_IMAGE) \
 	BUILD_IMAGE=$(BUILD_IMAGE) QA_MODEL_SRC=$(QA_MODEL_SRC) PORT=$(PORT)
-DOCKER_BUILD = docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUILD_IMAGE=$(BUILD_IMAGE)
+DOCKER_BUILD = bash scripts/docker-build.sh --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUILD_IMAGE=$(BUILD_IMAGE)
 HADOLINT ?= $(VENV)/bin/hadolint
 
 .PHONY: docker base-images images image-ner image-qa up down hadolint locks
@@ -36,11 +36,11 @@ endif
 
 image-ner: base-images
 	@echo "==> building $(NER_IMAGE) on $(BASE_IMAGE)"
-	@$(DOCKER_BUILD) -q -f images/ner/Dockerfile -t $(NER_IMAGE) . >/dev/null
+	@$(DOCKER_BUILD) -f images/ner/Dockerfile -t $(NER_IMAGE) . >/dev/null
 
 image-qa: base-images
 	@echo "==> building $(QA_IMAGE) on $(BASE_IMAGE) (model: $(QA_MODEL_SRC), $(MXNET_PACKAGE))"
-	@$(DOCKER_BUILD) -q --build-arg QA_MODEL_SRC=$(QA_MODEL_SRC) --build-arg MXNET_PACKAGE=$(MXNET_PACKAGE) \
+	@$(DOCKER_BUILD) --build-arg QA_MODEL_SRC=$(QA_MODEL_SRC) --build-arg MXNET_PACKAGE=$(MXNET_PACKAGE) \
 		-f images/qa/Dockerfile -t $(QA_IMAGE) . >/dev/null
 
 images: image-ner image-qa ## Build the NER and QA function images (BASE=aws for the AWS bases)

@@ -79,7 +79,7 @@ if have_current "$RUNTIME_IMAGE" "$runtime_hash"; then
   step "$RUNTIME_IMAGE is up to date"
 else
   step "building $RUNTIME_IMAGE"
-  docker build -q --label "$LABEL_KEY=$runtime_hash" --build-arg "ROOTFS_IMAGE=$ROOTFS_IMAGE" \
+  bash scripts/docker-build.sh --label "$LABEL_KEY=$runtime_hash" --build-arg "ROOTFS_IMAGE=$ROOTFS_IMAGE" \
     -f "$ctx/runtime.Dockerfile" -t "$RUNTIME_IMAGE" "$ctx" >/dev/null
 fi
 
@@ -90,7 +90,9 @@ if have_current "$BUILD_IMAGE" "$build_hash"; then
   step "$BUILD_IMAGE is up to date"
 else
   step "building $BUILD_IMAGE (apt: gcc, python3.11-dev)"
-  docker build -q --label "$LABEL_KEY=$build_hash" --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE" \
+  bash scripts/docker-build.sh --label "$LABEL_KEY=$build_hash" --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE" \
     -f "$ctx/build.Dockerfile" -t "$BUILD_IMAGE" "$ctx" >/dev/null
 fi
-docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^    lambda-nlp/(rootfs|lambda-python|build-python)' || true
+for image in "$ROOTFS_IMAGE" "$RUNTIME_IMAGE" "$BUILD_IMAGE"; do
+  docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' "$image"
+done

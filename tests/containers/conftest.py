@@ -33,7 +33,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
+        if item.path.parent == Path(__file__).parent:
             item.add_marker(pytest.mark.container)
 
 

@@ -66,9 +66,7 @@ def compose_command() -> list[str]:
         return ["docker", "compose"]
     exe = shutil.which("docker-compose")
     if exe is None:
-        raise RuntimeError(
-            "Neither `docker compose` nor docker-compose: run scripts/ensure-docker.sh"
-        )
+        raise RuntimeError("No docker compose: run scripts/ensure-docker.sh")
     return [exe]
 
 
@@ -197,7 +195,10 @@ def wait_until_answering(stack: Stack, host: str, timeout: float = 180) -> float
                 return time.monotonic() - started
             last = str(answer)[:500]
         except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
-            last = str(exc)[:500]
+            last = str(exc)[-1500:]
+            if "HTTP Error 502" in last:  # the runtime exited: init failed, waiting cannot help
+                logs = subprocess.run(["docker", "logs", host], capture_output=True, text=True)
+                raise RuntimeError(f"{host} fails to start:\n{logs.stdout[-4000:]}") from exc
         time.sleep(0.2)
     raise RuntimeError(f"{host} did not answer /health within {timeout}s: {last}")
 

@@ -40,7 +40,7 @@ def test_images_final_stage_has_no_build_tools_or_tests(images: dict[str, str]) 
     for name in ("ner", "qa"):
         script = (
             "command -v gcc cc g++ || true; ls -d /var/task/tests /var/task/Cython /var/task/cython* "
-            "/root/.cache/pip /var/task/bin 2>/dev/null || true; ls /opt /var/task/app"
+            "/root/.cache/pip /var/task/bin 2>/dev/null || true; ls /var/task/app"
         )
         out = _sh(images[name], script)
         assert out.returncode == 0, out.stderr

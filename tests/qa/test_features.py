@@ -11,7 +11,6 @@ import pytest
 
 from app.qa.features import bucket_for, build_windows, count_windows, seq_buckets, window_starts
 from app.qa.tokenizer import AlbertTokenizer, Encoding
-from tests.qa.spm_util import train_sentencepiece
 
 CLS, SEP, PAD = 2, 3, 0
 
@@ -122,11 +121,11 @@ def test_features_take_trims_padding_to_the_chunk() -> None:
 @pytest.mark.parity
 @pytest.mark.parametrize(("n_words", "stride"), [(30, 128), (700, 128), (900, 50)])
 def test_features_windows_match_fast_tokenizer_overflow(
-    tmp_path: Path, n_words: int, stride: int
+    qa_spiece: Path, n_words: int, stride: int
 ) -> None:
     from transformers import AlbertTokenizerFast
 
-    spiece = train_sentencepiece(tmp_path)
+    spiece = qa_spiece
     ours = AlbertTokenizer.from_file(spiece)
     ref = AlbertTokenizerFast(vocab_file=str(spiece))
     question = "Where is the café in Tokyo?"

@@ -79,7 +79,31 @@ def _assert_same(ours: list[Answer], expected: list[tuple[str, int, float]]) -> 
             assert abs(answer.score - boundary) < TOLERANCE, (key, expected)
 
 
-WORDS = ["the", "of", "café", "東京", "tokyo", "question", "answer", "in", "1234", "naïve", "paris", "''quoted''", "``x``", "😀", "İstanbul", "river", "north", "1815", "london", "ada", "lovelace", "babbage", "engine"]
+WORDS = [
+    "the",
+    "of",
+    "café",
+    "東京",
+    "tokyo",
+    "question",
+    "answer",
+    "in",
+    "1234",
+    "naïve",
+    "paris",
+    "''quoted''",
+    "``x``",
+    "😀",
+    "İstanbul",
+    "river",
+    "north",
+    "1815",
+    "london",
+    "ada",
+    "lovelace",
+    "babbage",
+    "engine",
+]
 
 
 def _cases() -> list[tuple[str, str, dict[str, Any]]]:

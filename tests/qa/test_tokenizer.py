@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.qa.tokenizer import _EXTRA_MARKS, _KEEP_MARKS, AlbertTokenizer
-from tests.qa.spm_util import train_sentencepiece
 
 VARIED_TEXTS = [
     "Café in Tokyo 東京 😀",
@@ -33,8 +32,8 @@ VARIED_TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def spiece(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_sentencepiece(tmp_path_factory.mktemp("spm"))
+def spiece(qa_spiece: Path) -> Path:
+    return qa_spiece
 
 
 @pytest.fixture(scope="module")

@@ -109,7 +109,7 @@ class QaService:
             model,
             tokenizer,
             settings,
-            name=f"albert-qa-{model_dir.name}-{settings.qa_precision}",
+            name=f"albert-qa-{settings.qa_precision}",
             version=_fingerprint(model_dir),
             special_ids=special_ids,
             load_seconds={"import": t1 - t0, "load": t2 - t1, "warmup": t3 - t2},

@@ -71,6 +71,10 @@ def configure_threads(num_threads: int | None) -> int:
             )
         return current or wanted
     os.environ["OMP_NUM_THREADS"] = str(wanted)
+    # Spinning OpenMP workers collapse when the CPUs are shared (Python and mxnet's engine
+    # threads share the same vCPUs): measured 3-4x faster with PASSIVE here. An explicit
+    # OMP_WAIT_POLICY in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return wanted
 
 

@@ -180,8 +180,10 @@ def test_model_import_is_cheap_and_sets_threads_before_mxnet(tiny_model_dir: Pat
         "import app.qa.model as m\n"
         "assert 'mxnet' not in sys.modules, 'importing app.qa.model imported mxnet'\n"
         "os.environ.pop('OMP_NUM_THREADS', None)\n"
+        "os.environ.pop('OMP_WAIT_POLICY', None)\n"
         f"model = m.QaModel.load(m.Path({str(tiny_model_dir)!r}), num_threads=1)\n"
         "assert os.environ['OMP_NUM_THREADS'] == '1' and model.num_threads == 1\n"
+        "assert os.environ['OMP_WAIT_POLICY'] == 'PASSIVE'\n"
         "assert 'torch' not in sys.modules\n"
         "print('ok')\n"
     )

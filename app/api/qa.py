@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -11,6 +12,9 @@ from app.api.deps import QaServiceDep, SettingsDep
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.config import Settings
 from app.errors import PayloadTooLargeError
+
+if TYPE_CHECKING:
+    from app.qa.decode import Answer
 
 router = APIRouter(
     prefix="/qa", tags=["qa"], responses={**ERROR_RESPONSES, 504: ERROR_RESPONSES[500]}
@@ -60,7 +64,14 @@ class AnswerOut(StrictModel):
     text: str = Field(description="The answer; always equal to context[start:start+length].")
     start: int = Field(ge=0, description="Start character offset into the context.")
     length: int = Field(ge=0, description="Length in characters (0 for the no-answer result).")
-    score: float = Field(ge=0.0, le=1.0, description="Probability of this span (start x end).")
+    score: float = Field(
+        ge=0.0,
+        description=(
+            "Probability of this span (start x end softmax). As in the transformers pipeline, when "
+            "overlapping windows yield the same text their probabilities are added, so a score can "
+            "exceed 1 for long contexts."
+        ),
+    )
 
 
 class QaResult(StrictModel):
@@ -103,9 +114,9 @@ def _deadline(request: Request, settings: Settings) -> float | None:
     return time.monotonic() + (remaining_ms - settings.qa_deadline_margin_ms) / 1000.0
 
 
-def _result(answers: list[object]) -> QaResult:
+def _result(answers: list[Answer]) -> QaResult:
     out = [
-        AnswerOut(text=a.text, start=a.start, length=a.length, score=min(max(a.score, 0.0), 1.0))  # type: ignore[attr-defined]
+        AnswerOut(text=a.text, start=a.start, length=a.length, score=max(a.score, 0.0))
         for a in answers
     ]
     return QaResult(answers=out, no_answer=bool(out) and out[0].length == 0)

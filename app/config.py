@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # --- QA ------------------------------------------------------------------
     qa_model_dir: Path = Field(
         default=Path("/opt/models/qa"),
-        description="Directory with config.json, model.params and spiece.model (see docs/qa.md).",
+        description="Directory with config.json, model.params and spiece.model (see docs/qa-model.md).",
     )
     qa_precision: Literal["fp32", "int8"] = Field(default="fp32", description="fp32 or int8.")
     qa_max_seq_length: int = Field(default=384, ge=32, le=512)

@@ -38,6 +38,15 @@ QUICK = {
     "ner_reps": 30,
     "container_reps": 1,
 }
+# For a loaded shared machine: fewer sizes and repetitions, same engines and sections.
+MEDIUM = {
+    "buckets": [128, 256, 384],
+    "forward_reps": 5,
+    "sizes": [[50, 4], [150, 6], [400, 3], [1500, 1]],
+    "cold_reps": 1,
+    "ner_reps": 100,
+    "container_reps": 1,
+}
 # Engine name -> (worker engine, extra environment).
 QA_ENGINES: dict[str, tuple[str, dict[str, str]]] = {
     "project-fp32": ("project-fp32", {}),
@@ -185,8 +194,15 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".bench-cache")
     parser.add_argument("--mkl-python", default=None, help="python of the mxnet-mkl 1.6 venv")
     parser.add_argument("--skip-containers", action="store_true")
+    parser.add_argument(
+        "--plan",
+        choices=["full", "medium", "quick"],
+        default=os.environ.get("BENCH_PLAN"),
+        help="repetition plan (default full; quick with --quick/BENCH_QUICK=1)",
+    )
     args = parser.parse_args()
-    plan = QUICK if args.quick else FULL
+    name = args.plan or ("quick" if args.quick else "full")
+    plan = {"full": FULL, "medium": MEDIUM, "quick": QUICK}[name]
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -198,7 +214,7 @@ def main() -> int:
     if mkl_python and not Path(mkl_python).exists():
         mkl_python = None
     results: dict[str, Any] = {
-        "mode": "quick" if args.quick else "full",
+        "mode": name,
         "plan": plan,
         "machine": machine.machine(),
         "threads": int(THREADS),

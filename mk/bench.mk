@@ -2,13 +2,14 @@
 
 MKL_VENV ?= .venv-mxnet-mkl
 BENCH_QUICK ?= 0
+BENCH_PLAN ?=
 MODEL_DIR ?= models/qa
 QUANTIZE_ARGS ?=
 
 .PHONY: bench bench-quick bench-mkl-venv quantize
 
-bench: ## Measure QA/NER vs peers, cold start, images, cost -> docs/bench/report.md (~20 min; BENCH_QUICK=1 for a smoke)
-	BENCH_QUICK=$(BENCH_QUICK) $(PY) -m bench.run \
+bench: ## Measure QA/NER vs peers, cold start, images, cost -> docs/bench/report.md (~20 min idle; BENCH_QUICK=1 smoke, BENCH_PLAN=medium on a busy machine)
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_PLAN=$(BENCH_PLAN) $(PY) -m bench.run \
 	  $(if $(wildcard $(MKL_VENV)/bin/python),--mkl-python $(MKL_VENV)/bin/python,)
 
 bench-quick: ## CI-speed smoke of the bench harness (writes to .bench-cache/quick-report)

@@ -8,6 +8,7 @@ that network and on a second, published one. Plain HTTP goes through the publish
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -26,7 +27,8 @@ BUILD_IMAGE = "lambda-nlp/build-python:3.11"
 NER_IMAGE = "lambda-nlp/ner:test"
 QA_IMAGE = "lambda-nlp/qa:test"
 QA_NO_MODEL_IMAGE = "lambda-nlp/qa:test-no-model"
-PROJECT = "lambda-nlp-test"
+# One compose project per test session: several sessions may share the engine.
+PROJECT = f"lambda-nlp-test-{os.getpid()}"
 # The way Lambda runs a function: read-only root, writable /tmp, non-root, 3008 MB, 2 vCPUs.
 LAMBDA_RUN_FLAGS = [
     "--read-only",
@@ -80,12 +82,27 @@ def build_image(dockerfile: str, tag: str, **build_args: str) -> None:
 
 
 def make_tiny_qa_model(out: Path) -> Path:
-    """A random tiny ALBERT QA checkpoint converted to the project's model dir."""
+    """A random tiny ALBERT QA checkpoint converted to the project's model dir (made once)."""
     model_dir = out / "model"
     if not (model_dir / "config.json").is_file():
-        shutil.rmtree(out, ignore_errors=True)
-        cmd = [sys.executable, "-m", "tests.qa.checkpoints", "--out", str(out), "--size", "tiny"]
+        # Build aside and rename into place, so concurrent sessions never see a partial dir.
+        scratch = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+        shutil.rmtree(scratch, ignore_errors=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.qa.checkpoints",
+            "--out",
+            str(scratch),
+            "--size",
+            "tiny",
+        ]
         run([*cmd, "--converted"])
+        shutil.rmtree(out, ignore_errors=True)
+        try:
+            scratch.rename(out)
+        except OSError:  # another session won the race; its checkpoint is as good
+            shutil.rmtree(scratch, ignore_errors=True)
     return model_dir
 
 

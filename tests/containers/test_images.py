@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.containers.harness import (
     BASE_IMAGE,
     LAMBDA_RUN_FLAGS,
+    PROJECT,
     ROOT,
     Stack,
     run,
@@ -93,7 +94,7 @@ def test_images_stack_runs_functions_like_lambda(stack: Stack) -> None:
 def test_images_qa_without_model_starts_and_answers_503(
     stack: Stack, images: dict[str, str], metrics: dict[str, object]
 ) -> None:
-    name = "lambda-nlp-test-qa-no-model"
+    name = f"{PROJECT}-qa-no-model"
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     cmd = ["docker", "run", "-d", "--name", name, "--network", stack.functions_network]
     run([*cmd, *LAMBDA_RUN_FLAGS, images["qa-no-model"]])
@@ -113,7 +114,7 @@ def test_images_cold_start_and_sizes_are_recorded(
 ) -> None:
     cold: dict[str, float] = {}
     for name in ("ner", "qa"):
-        container = f"lambda-nlp-test-cold-{name}"
+        container = f"{PROJECT}-cold-{name}"
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
         cmd = ["docker", "run", "-d", "--name", container, "--network", stack.functions_network]
         started = time.monotonic()

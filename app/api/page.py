@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from app.api.deps import NerServiceDep, ServicesDep, SettingsDep
-from app.api.ner import EntityOut
+from app.api.ner import EntityOut, NerRequest
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.errors import PayloadTooLargeError
 from app.ner.service import Entity
@@ -52,14 +52,8 @@ _STATIC = _read_static()
 _INDEX = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
 
-class NerRenderRequest(StrictModel):
-    text: str = Field(
-        description="Text to analyse (same limit as POST /ner: NER_MAX_TEXT_CHARS).",
-        examples=["Ada Lovelace was born in London in 1815."],
-    )
-    labels: list[str] | None = Field(
-        default=None, description="Keep only these entity labels (null: all the model knows)."
-    )
+class NerRenderRequest(NerRequest):
+    """The body of POST /ner, rendered as displaCy markup (same limit: NER_MAX_TEXT_CHARS)."""
 
 
 class NerRenderResponse(StrictModel):

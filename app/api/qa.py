@@ -15,6 +15,7 @@ from app.errors import PayloadTooLargeError
 
 if TYPE_CHECKING:
     from app.qa.decode import Answer
+    from app.qa.service import QaService
 
 router = APIRouter(
     prefix="/qa", tags=["qa"], responses={**ERROR_RESPONSES, 504: ERROR_RESPONSES[500]}
@@ -122,21 +123,34 @@ def _result(answers: list[Answer]) -> QaResult:
     return QaResult(answers=out, no_answer=bool(out) and out[0].length == 0)
 
 
+def _answer(
+    service: QaService,
+    question: str,
+    context: str,
+    options: QaOptions,
+    settings: Settings,
+    deadline: float | None,
+) -> QaResult:
+    answers = service.answer(
+        question,
+        context,
+        top_k=options.top_k,
+        max_answer_length=options.max_answer_length or settings.qa_max_answer_length,
+        doc_stride=options.doc_stride or settings.qa_doc_stride,
+        allow_no_answer=options.allow_no_answer,
+        deadline=deadline,
+    )
+    return _result(list(answers))
+
+
 @router.post("", summary="Answer a question from a context")
 def qa(
     body: QaRequest, request: Request, service: QaServiceDep, settings: SettingsDep
 ) -> QaResponse:
     _check_sizes(body.question, body.context, settings)
-    answers = service.answer(
-        body.question,
-        body.context,
-        top_k=body.top_k,
-        max_answer_length=body.max_answer_length or settings.qa_max_answer_length,
-        doc_stride=body.doc_stride or settings.qa_doc_stride,
-        allow_no_answer=body.allow_no_answer,
-        deadline=_deadline(request, settings),
+    result = _answer(
+        service, body.question, body.context, body, settings, _deadline(request, settings)
     )
-    result = _result(list(answers))
     return QaResponse(
         answers=result.answers,
         no_answer=result.no_answer,
@@ -157,19 +171,7 @@ def qa_batch(
         _check_sizes(item.question, item.context, settings, where=f" of item {index}")
     deadline = _deadline(request, settings)
     results = [
-        _result(
-            list(
-                service.answer(
-                    item.question,
-                    item.context,
-                    top_k=body.top_k,
-                    max_answer_length=body.max_answer_length or settings.qa_max_answer_length,
-                    doc_stride=body.doc_stride or settings.qa_doc_stride,
-                    allow_no_answer=body.allow_no_answer,
-                    deadline=deadline,
-                )
-            )
-        )
+        _answer(service, item.question, item.context, body, settings, deadline)
         for item in body.items
     ]
     return QaBatchResponse(

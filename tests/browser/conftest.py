@@ -43,20 +43,9 @@ def page(chrome: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def qa_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random ALBERT QA checkpoint, converted to the project's model directory."""
-    from tests.qa.checkpoints import build
-
-    _, model_dir = build(tmp_path_factory.mktemp("qa-checkpoint"), "tiny", converted=True)
-    assert model_dir is not None
-    return model_dir
-
-
-@pytest.fixture(scope="session")
-def qa_service(main_module: Any, qa_model_dir: Path) -> Any:
-    from app.qa.service import QaService
-
-    return QaService.load(_qa_settings(main_module, ("ner", "qa"), qa_model_dir))
+def qa_service(qa_main: Any) -> Any:
+    """The QA service of the suite's QA function (tests/conftest.py: a random tiny checkpoint)."""
+    return qa_main.services.qa
 
 
 def _qa_settings(main_module: Any, services: tuple[str, ...], qa_model_dir: Path) -> Any:

@@ -14,12 +14,13 @@ DEPLOY_ENV = STACK=$(STACK) AWS_REGION=$(AWS_REGION) COLD_START=$(COLD_START) UR
 	PULL_ACCOUNTS=$(PULL_ACCOUNTS) CORS_ORIGINS=$(CORS_ORIGINS) PROVISIONED=$(PROVISIONED) \
 	PARAMS="$(PARAMS)" PY=$(PY) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) MAKE="$(MAKE)"
 
-.PHONY: deploy invoke sam-venv lint-template
+.PHONY: deploy invoke sam-venv lint-template lock-sam
 
-$(SAM_VENV)/.installed: requirements/sam.in
+$(SAM_VENV)/.installed: requirements/sam.txt
 	@echo "==> creating $(SAM_VENV) (aws-sam-cli, cfn-lint: their pydantic pin conflicts with the app's)"
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.in
+	@# --no-deps: sam.txt is the full closure, and pip mis-reads pinned extras (boto3[crt]) as unpinned.
+	$(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps --require-hashes -r requirements/sam.txt
 	@touch $@
 
 sam-venv: $(SAM_VENV)/.installed ## Virtualenv with aws-sam-cli and cfn-lint (.venv-sam)
@@ -33,3 +34,8 @@ deploy: ## Build, push and deploy both functions (STACK, AWS_REGION, COLD_START,
 
 invoke: ## Call the deployed NER and QA function URLs with app.client (SigV4 when URL_AUTH=AWS_IAM)
 	@$(DEPLOY_ENV) bash scripts/deploy.sh invoke
+
+lock-sam: ## Regenerate requirements/sam.txt (hash-locked) from requirements/sam.in
+	@test -x .venv-lock/bin/pip-compile || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q pip-tools==7.5.2; }
+	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements/sam.txt requirements/sam.in

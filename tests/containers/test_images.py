@@ -14,6 +14,7 @@ from tests.containers.harness import (
     PROJECT,
     ROOT,
     Stack,
+    build_image,
     run,
     wait_until_answering,
 )
@@ -144,3 +145,28 @@ def test_images_cold_start_and_sizes_are_recorded(
 
 def _size(image: str) -> int:
     return int(run(["docker", "image", "inspect", "-f", "{{.Size}}", image]).stdout.strip())
+
+
+def test_images_qa_builds_and_answers_with_mxnet_mkl(
+    stack: Stack, qa_test_model: Path, metrics: dict[str, object]
+) -> None:
+    # The design names mxnet-mkl (1.6.0): selectable by build argument, with its own lock.
+    tag = "lambda-nlp/qa:test-mxnet-mkl"
+    model_src = qa_test_model.relative_to(ROOT).as_posix()
+    build_image("images/qa/Dockerfile", tag, QA_MODEL_SRC=model_src, MXNET_PACKAGE="mxnet-mkl")
+    version = _sh(tag, "python3 -c 'import mxnet; print(mxnet.__version__)'").stdout.strip()
+    assert version == "1.6.0"
+    name = f"{PROJECT}-qa-mxnet-mkl"
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    cmd = ["docker", "run", "-d", "--name", name, "--network", stack.functions_network]
+    run([*cmd, *LAMBDA_RUN_FLAGS, tag])
+    try:
+        metrics["qa_mxnet_mkl_first_answer_s"] = round(wait_until_answering(stack, name), 2)
+        event = json.loads((ROOT / "tests/events/qa_function_url.json").read_text())
+        result = stack.invoke(name, event)
+        assert result["statusCode"] == 200, result["body"]
+        context = json.loads(event["body"])["context"]
+        for answer in json.loads(result["body"])["answers"]:
+            assert answer["text"] == context[answer["start"] : answer["start"] + answer["length"]]
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)

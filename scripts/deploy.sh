@@ -2,6 +2,7 @@
 # Deploy lambda-nlp to AWS, or call the deployed function URLs (docs/deploy.md).
 #   scripts/deploy.sh deploy   repositories (first pass), build, push, functions (second pass)
 #   scripts/deploy.sh invoke   one NER and one QA request through app.client
+#   scripts/deploy.sh params   the template parameter overrides it would pass
 # Settings come from the environment (mk/deploy.mk sets them): STACK, AWS_REGION, COLD_START,
 # URL_AUTH, PULL_ACCOUNTS, CORS_ORIGINS, PROVISIONED, PARAMS, PY, NER_IMAGE, QA_IMAGE, MAKE.
 set -euo pipefail
@@ -129,5 +130,7 @@ invoke() {
 case ${1:-} in
 deploy) deploy ;;
 invoke) invoke ;;
-*) die "usage: scripts/deploy.sh deploy|invoke" ;;
+# The Key=Value overrides a deploy would pass, one a line (tests check them against the template).
+params) stack_parameters "${2:-}" "${3:-}" | tr ' ' '\n' ;;
+*) die "usage: scripts/deploy.sh deploy|invoke|params [NER_TAG QA_TAG]" ;;
 esac

@@ -39,7 +39,7 @@ test: venv lint ## Install what is missing (venv, Docker, base images) and run t
 test-fast: venv ## In-process tests only (no containers, no browser)
 	$(PY) -m pytest -m "not container and not browser" $(PYTEST_ARGS)
 
-run: serve ## The main job: serve the API locally (moves to the compose stack with the images)
+run: up ## The main job: build what is missing and start the local stack (NER + QA under the RIE, front door on 127.0.0.1:$(PORT))
 
 serve: venv ## Serve the app in-process with uvicorn (SERVICES=ner by default)
 	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)

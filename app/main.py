@@ -13,14 +13,14 @@ _init_started = time.perf_counter()
 
 import json  # noqa: E402
 import uuid  # noqa: E402  (the timer above must start before the imports it measures)
-from collections.abc import Awaitable, Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.responses import JSONResponse, Response  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
 from mangum import Mangum  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from app import __version__  # noqa: E402
 from app.api import health, ner, page, qa  # noqa: E402
@@ -81,6 +81,53 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str]:
     )
 
 
+class RequestContextMiddleware:
+    """Request id on every response, and the generic 500 for anything unexpected.
+
+    A plain ASGI middleware rather than ``@app.middleware("http")``: Starlette's
+    ``BaseHTTPMiddleware`` runs the app in a separate task with memory streams, which cost about
+    as much per request as the NER model itself on a short text.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(Request(scope))
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1", "replace")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Log the trace for the operator; the client gets the generic shape only.
+            logger.exception(
+                "unhandled_error", extra={"request_id": request_id, "path": scope.get("path")}
+            )
+            if started:
+                raise
+            response = error_response(
+                500,
+                "internal_error",
+                f"An unexpected error occurred. It was logged with request id {request_id}; "
+                "retry, and report the id if it persists.",
+            )
+            await response(scope, receive, send_with_id)
+
+
 def create_app(settings: Settings, services: Services) -> FastAPI:
     """Build the application around already loaded services."""
     app = FastAPI(
@@ -98,29 +145,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.include_router(qa.router)
     app.include_router(page.router)
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = _request_id(request)
-        request.state.request_id = request_id
-        try:
-            response = await call_next(request)
-        except Exception:
-            # Log the trace for the operator; the client gets the generic shape only.
-            logger.exception(
-                "unhandled_error",
-                extra={"request_id": request_id, "path": request.url.path},
-            )
-            return error_response(
-                500,
-                "internal_error",
-                f"An unexpected error occurred. It was logged with request id {request_id}; "
-                "retry, and report the id if it persists.",
-                request_id,
-            )
-        response.headers["x-request-id"] = request_id
-        return response
+    app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> JSONResponse:

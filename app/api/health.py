@@ -31,7 +31,7 @@ class HealthResponse(BaseModel):
 
 
 @router.get("/health", summary="Status, served services, models and load times")
-def health(services: ServicesDep) -> HealthResponse:
+async def health(services: ServicesDep) -> HealthResponse:
     details: dict[str, ServiceHealth] = {}
     for name in services.enabled:
         loaded = services.ner if name == "ner" else services.qa

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import Field
 
-from app.api.deps import NerServiceDep, SettingsDep
+from app.api.deps import NerServiceDep, SettingsDep, run_model
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.errors import PayloadTooLargeError
 from app.ner.service import Entity, NerService
@@ -67,16 +67,19 @@ def check_text_size(text: str, limit: int, what: str = "text") -> None:
 
 
 @router.post("", summary="Named entities of one text")
-def ner(body: NerRequest, service: NerServiceDep, settings: SettingsDep) -> NerResponse:
+async def ner(
+    body: NerRequest, request: Request, service: NerServiceDep, settings: SettingsDep
+) -> NerResponse:
     check_text_size(body.text, settings.ner_max_text_chars)
     return NerResponse(
-        entities=_out(service.extract(body.text, body.labels)), model=_model(service)
+        entities=_out(await run_model(request, service.extract, body.text, body.labels)),
+        model=_model(service),
     )
 
 
 @router.post("/batch", summary="Named entities of several texts (one nlp.pipe pass)")
-def ner_batch(
-    body: NerBatchRequest, service: NerServiceDep, settings: SettingsDep
+async def ner_batch(
+    body: NerBatchRequest, request: Request, service: NerServiceDep, settings: SettingsDep
 ) -> NerBatchResponse:
     if len(body.texts) > settings.ner_max_batch_texts:
         raise PayloadTooLargeError(
@@ -85,7 +88,7 @@ def ner_batch(
         )
     for index, text in enumerate(body.texts):
         check_text_size(text, settings.ner_max_text_chars, what=f"text at index {index}")
-    results = service.extract_batch(body.texts, body.labels)
+    results = await run_model(request, service.extract_batch, body.texts, body.labels)
     return NerBatchResponse(
         results=[NerResult(entities=_out(entities)) for entities in results], model=_model(service)
     )

@@ -16,11 +16,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
-from app.api.deps import NerServiceDep, ServicesDep, SettingsDep
+from app.api.deps import NerServiceDep, ServicesDep, SettingsDep, run_model
 from app.api.ner import EntityOut, NerRequest
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.errors import PayloadTooLargeError
@@ -119,14 +119,14 @@ def content_security_policy(style_hashes: tuple[str, ...]) -> str:
 
 
 @router.get("/", response_class=HTMLResponse, summary="The demo page (NER and QA)")
-def page(services: ServicesDep) -> HTMLResponse:
+async def page(services: ServicesDep) -> HTMLResponse:
     hashes = displacy_style_hashes(services.ner.labels) if services.ner is not None else ()
     headers = {**SECURITY_HEADERS, "Content-Security-Policy": content_security_policy(hashes)}
     return HTMLResponse(_INDEX, headers=headers)
 
 
 @router.get("/static/{name}", summary="The page's stylesheet and script", include_in_schema=False)
-def static_file(name: str) -> Response:
+async def static_file(name: str) -> Response:
     media_type = STATIC_FILES.get(name)
     if media_type is None:
         message = (
@@ -142,7 +142,7 @@ def static_file(name: str) -> Response:
 
 
 @router.get("/favicon.ico", include_in_schema=False)
-def favicon() -> Response:
+async def favicon() -> Response:
     # Browsers ask for it unprompted; an empty answer keeps their consoles free of 404s.
     return Response(status_code=204)
 
@@ -153,15 +153,15 @@ def favicon() -> Response:
     responses=ERROR_RESPONSES,
     summary="Named entities of one text, rendered as displaCy HTML",
 )
-def ner_render(
-    body: NerRenderRequest, service: NerServiceDep, settings: SettingsDep
+async def ner_render(
+    body: NerRenderRequest, request: Request, service: NerServiceDep, settings: SettingsDep
 ) -> NerRenderResponse:
     if len(body.text) > settings.ner_max_text_chars:
         raise PayloadTooLargeError(
             f"The text has {len(body.text)} characters; the limit is {settings.ner_max_text_chars} "
             "(NER_MAX_TEXT_CHARS). Render a shorter text, for example one paragraph at a time."
         )
-    entities = service.extract(body.text, body.labels)
+    entities = await run_model(request, service.extract, body.text, body.labels)
     return NerRenderResponse(
         html=render_entities(body.text, entities),
         entities=[

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from app.api.deps import QaServiceDep, SettingsDep
+from app.api.deps import QaServiceDep, SettingsDep, run_model
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.config import Settings
 from app.errors import PayloadTooLargeError
@@ -123,7 +123,8 @@ def _result(answers: list[Answer]) -> QaResult:
     return QaResult(answers=out, no_answer=bool(out) and out[0].length == 0)
 
 
-def _answer(
+async def _answer(
+    request: Request,
     service: QaService,
     question: str,
     context: str,
@@ -131,7 +132,9 @@ def _answer(
     settings: Settings,
     deadline: float | None,
 ) -> QaResult:
-    answers = service.answer(
+    answers = await run_model(
+        request,
+        service.answer,
         question,
         context,
         top_k=options.top_k,
@@ -144,12 +147,12 @@ def _answer(
 
 
 @router.post("", summary="Answer a question from a context")
-def qa(
+async def qa(
     body: QaRequest, request: Request, service: QaServiceDep, settings: SettingsDep
 ) -> QaResponse:
     _check_sizes(body.question, body.context, settings)
-    result = _answer(
-        service, body.question, body.context, body, settings, _deadline(request, settings)
+    result = await _answer(
+        request, service, body.question, body.context, body, settings, _deadline(request, settings)
     )
     return QaResponse(
         answers=result.answers,
@@ -159,7 +162,7 @@ def qa(
 
 
 @router.post("/batch", summary="Answer several question/context pairs")
-def qa_batch(
+async def qa_batch(
     body: QaBatchRequest, request: Request, service: QaServiceDep, settings: SettingsDep
 ) -> QaBatchResponse:
     if len(body.items) > settings.qa_max_batch_items:
@@ -171,7 +174,7 @@ def qa_batch(
         _check_sizes(item.question, item.context, settings, where=f" of item {index}")
     deadline = _deadline(request, settings)
     results = [
-        _answer(service, item.question, item.context, body, settings, deadline)
+        await _answer(request, service, item.question, item.context, body, settings, deadline)
         for item in body.items
     ]
     return QaBatchResponse(

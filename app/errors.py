@@ -6,6 +6,8 @@ exception handler in :mod:`app.main` renders them all as ``{"error": {"code", "m
 
 from __future__ import annotations
 
+import re
+
 
 class AppError(Exception):
     """Base of the errors the API turns into a JSON response."""
@@ -62,3 +64,19 @@ class DeadlineExceededError(AppError):
 
 class ModelLoadError(Exception):
     """A model directory or package is missing or corrupt (raised at init, never to a client)."""
+
+
+# MXNet's messages open with its C++ traceback ("Traceback ...", "File ...", "[bt] ...") and
+# put the reason last, sometimes behind "[hh:mm:ss] src/file.cc:123: ".
+_FRAME = re.compile(r"^(Traceback|File |Stack trace|\[bt\]|\d+: )")
+_SOURCE_PREFIX = re.compile(r"^(\[\d\d:\d\d:\d\d\] )?\S+\.(cc|h|cpp|py):\d+: ")
+
+
+def error_summary(exc: BaseException) -> str:
+    """One line of an exception fit for a user: the reason, never a traceback or source path."""
+    for line in (raw.strip() for raw in str(exc).splitlines()):
+        if not line or _FRAME.match(line):
+            continue
+        line = _SOURCE_PREFIX.sub("", line)
+        return line.removeprefix("MXNetError: ") or type(exc).__name__
+    return type(exc).__name__

@@ -167,9 +167,19 @@ def to_http(result: Any) -> HttpReply:
 
 def invoke(function: Function, event: dict[str, Any], timeout: float) -> HttpReply:
     """Post one event to the function's RIE (queued on its lock) and convert the answer."""
+    data = json.dumps(event).encode()
+    if len(data) > MAX_PAYLOAD_BYTES:
+        # Lambda caps the invocation payload, envelope included, at 6 MB as well: a body just
+        # under the limit can still be too large once wrapped in the event (more so in base64).
+        return error_reply(
+            413,
+            "payload_too_large",
+            f"The request becomes a {len(data)}-byte event; Lambda accepts at most "
+            f"{MAX_PAYLOAD_BYTES} bytes per invocation. Send less text per request.",
+        )
     request = urllib.request.Request(
         function.url + INVOKE_PATH,
-        data=json.dumps(event).encode(),
+        data=data,
         headers={"content-type": "application/json"},
         method="POST",
     )
@@ -230,7 +240,12 @@ class FrontDoor(ThreadingHTTPServer):
         self.invoke_timeout = timeout
 
     def health(self) -> HttpReply:
-        """Ask every function for /health: 200 when all answered, "ok" when all are ok."""
+        """Ask every function for /health: 200 when all answered, "ok" when all are ok.
+
+        The answer has the functions' own /health shape (status, version, services, details),
+        merged, so clients of one function read the stack the same way; ``functions`` adds
+        each function's raw reply.
+        """
         report: dict[str, Any] = {}
         for name, function in self.functions.items():
             event = build_event("GET", "/health", [("host", "localhost")], b"", "127.0.0.1")
@@ -244,7 +259,30 @@ class FrontDoor(ThreadingHTTPServer):
         healthy = answered and all(
             isinstance(r["body"], dict) and r["body"].get("status") == "ok" for r in report.values()
         )
-        content = {"status": "ok" if healthy else "degraded", "functions": report}
+        services: list[str] = []
+        details: dict[str, Any] = {}
+        versions: set[str] = set()
+        for name, r in report.items():
+            body = r["body"]
+            if r["status_code"] == 200 and isinstance(body, dict):
+                services += [s for s in body.get("services", []) if s not in services]
+                details.update(body.get("details", {}))
+                versions.add(str(body.get("version")))
+            else:
+                details[name] = {
+                    "status": "unavailable",
+                    "model": None,
+                    "load_seconds": {},
+                    "error": f"The {name} function did not answer /health (HTTP "
+                    f"{r['status_code']}); see docker compose logs {name}.",
+                }
+        content = {
+            "status": "ok" if healthy else "degraded",
+            "version": ",".join(sorted(versions)) or "unknown",
+            "services": services,
+            "details": details,
+            "functions": report,
+        }
         return HttpReply(
             200 if answered else 503,
             [("content-type", "application/json")],

@@ -182,6 +182,34 @@ def ner_table(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def load_section(r: dict[str, Any]) -> list[str]:
+    """Bounded load through the compose stack's front door (bench/load.py)."""
+    data = r.get("load")
+    lines = ["## Load on the local stack (loopback, 8 concurrent clients, front door + RIE)", ""]
+    if not data:
+        return [*lines, "Not measured in this run."]
+    if "skipped" in data:
+        return [*lines, f"Skipped: {data['skipped']}."]
+    lines += [
+        "Each function runs as one Lambda environment (one request at a time; the front door "
+        "queues the rest), so latency under 8 clients includes queueing. Answers are compared "
+        "with the sequential answer to the same input; RSS is the runtime process's resident "
+        "memory after a warm-up pass and after the load.",
+        "",
+        "| function | requests | errors | answers differing from sequential | req/s | p50 / p90 / p99 ms "
+        "| RSS before → after MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, item in data.items():
+        lines.append(
+            f"| {name} ({item['distinct_inputs']} inputs) | {item['requests']:,} | {item['errors']} | "
+            f"{item['mismatches']} | {item['requests_per_s']:.1f} | {item['p50_ms']:.0f} / "
+            f"{item['p90_ms']:.0f} / {item['p99_ms']:.0f} | {_fmt(item['rss_before_mb'])} → "
+            f"{_fmt(item['rss_after_mb'])} |"
+        )
+    return lines
+
+
 def cost_section(r: dict[str, Any]) -> list[str]:
     c = r["cost"]
     lines = [
@@ -353,7 +381,8 @@ def write(r: dict[str, Any], out: Path) -> None:
     lines += [*targets(r), ""]
     for png in plots(r, out):
         lines.append(f"![{png}]({png})")
-    lines += ["", *qa_tables(r), "", *cold_table(r), "", *ner_table(r), "", *cost_section(r)]
+    lines += ["", *qa_tables(r), "", *cold_table(r), "", *ner_table(r), "", *load_section(r)]
+    lines += ["", *cost_section(r)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import containers, cost, machine, report
+from bench import containers, cost, load, machine, report
 from bench.checkpoint import ROOT, prepare
 
 THREADS = "2"
@@ -29,6 +29,7 @@ FULL = {
     "cold_reps": 2,
     "ner_reps": 200,
     "container_reps": 2,
+    "load": {"ner": 3000, "qa": 600},
 }
 QUICK = {
     "buckets": [128],
@@ -37,6 +38,7 @@ QUICK = {
     "cold_reps": 1,
     "ner_reps": 30,
     "container_reps": 1,
+    "load": {"ner": 200, "qa": 40},
 }
 # For a loaded shared machine: fewer sizes and repetitions, same engines and sections.
 MEDIUM = {
@@ -46,6 +48,7 @@ MEDIUM = {
     "cold_reps": 1,
     "ner_reps": 100,
     "container_reps": 1,
+    "load": {"ner": 2000, "qa": 300},
 }
 # Engine name -> (worker engine, extra environment).
 QA_ENGINES: dict[str, tuple[str, dict[str, str]]] = {
@@ -239,6 +242,16 @@ def main() -> int:
         if args.skip_containers
         else containers.run_containers(plan["container_reps"], 3008)
     )
+    print("==> load on the compose stack (loopback, bounded)", flush=True)
+    if args.skip_containers:
+        results["load"] = {"skipped": "--skip-containers"}
+    else:
+        reason = containers.docker_status()
+        results["load"] = (
+            {"skipped": reason}
+            if reason
+            else load.run_stack_load(containers.IMAGES, plan["load"], concurrency=8)
+        )
     results["cost"] = cost_tables(results["qa"], results["cold"], results["ner"])
     results["tokens_per_window_note"] = report.token_note(paths)
     fidelity = Path(str(paths["qa"])) / "int8" / "fidelity.json"

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.errors import ModelLoadError
+from app.errors import ModelLoadError, error_summary
 from app.qa.modeldir import (
     PARAMS_FILE,
     SPIECE_FILE,
@@ -202,7 +202,7 @@ def resolve_source(source: str) -> tuple[Path, dict[str, Any]]:
             etag_timeout=10,
         )
     except (HfHubHTTPError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = error_summary(exc)
         raise ConversionError(
             f"cannot download {source} from the Hugging Face hub ({type(exc).__name__}: "
             f"{reason.split('. ')[0][:160]}). Check network access to the hub, or download the checkpoint "

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.errors import ModelLoadError
+from app.errors import ModelLoadError, error_summary
 from app.qa.modeldir import INT8_DIR, AlbertQaConfig, Architecture
 
 log = logging.getLogger(__name__)
@@ -308,9 +308,9 @@ class QaModel:
                 str(config.params_path), ctx=mx.cpu(), allow_missing=False, ignore_extra=False
             )
         except (AssertionError, ValueError, RuntimeError, mx.base.MXNetError) as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
             raise ModelLoadError(
-                f"{config.params_path} does not match config.json or is corrupt ({first_line}). "
+                f"{config.params_path} does not match config.json or is corrupt "
+                f"({error_summary(exc)}). "
                 "Rebuild the model dir with `make models` or "
                 "`python -m app.qa.convert --from-hf SOURCE --out DIR`."
             ) from None

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from app.errors import ModelLoadError
+from app.errors import ModelLoadError, error_summary
 
 if TYPE_CHECKING:
     from app.qa.model import QaModel
@@ -312,10 +312,9 @@ def load_int8(int8_dir: Path, model: QaModel) -> Int8Runner:
                 ignore_extra=True,
             )
         except (mx.base.MXNetError, AssertionError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(
                 f"The INT8 artefact {int8_dir} is corrupt or was made by another version "
-                f"({first}). Rebuild it with `make quantize MODEL_DIR={int8_dir.parent}`."
+                f"({error_summary(exc)}). Rebuild it with `make quantize MODEL_DIR={int8_dir.parent}`."
             ) from None
         block._cached_graph = ([mx.sym.var(n) for n in names], sym)
         graphs[form] = block

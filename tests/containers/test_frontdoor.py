@@ -6,7 +6,15 @@ import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from app.frontdoor import Function, build_event, parse_functions, route, to_http
+from app.frontdoor import (
+    MAX_PAYLOAD_BYTES,
+    Function,
+    build_event,
+    invoke,
+    parse_functions,
+    route,
+    to_http,
+)
 from tests.containers.harness import Stack, http
 
 JSON = {"content-type": "application/json"}
@@ -32,6 +40,17 @@ def test_frontdoor_build_event_is_payload_format_2() -> None:
     assert base64.b64decode(event["body"]) == b'{"t": 1}'
     text = build_event("POST", "/ner", [("content-type", "application/json")], b"{}", "::1")
     assert text["isBase64Encoded"] is False and text["body"] == "{}"
+
+
+def test_frontdoor_event_over_the_invoke_limit_is_413_without_invoking() -> None:
+    # A body just under 6 MB grows past Lambda's 6 MB invocation limit once wrapped in the event.
+    body = json.dumps({"text": "a" * (MAX_PAYLOAD_BYTES - 100)}).encode()
+    event = build_event("POST", "/ner", [("content-type", "application/json")], body, "::1")
+    # Port 9 (discard) on loopback: had the front door invoked it, the answer would be a 502.
+    reply = invoke(Function("ner", "http://127.0.0.1:9"), event, timeout=5)
+    assert reply.status == 413, reply.body[:300]
+    error = json.loads(reply.body)["error"]
+    assert error["code"] == "payload_too_large" and "Send less text" in error["message"]
 
 
 def test_frontdoor_to_http_follows_function_url_rules() -> None:
@@ -85,6 +104,9 @@ def test_frontdoor_health_reports_both_functions(stack: Stack) -> None:
     assert set(report["functions"]) == {"ner", "qa"}
     assert report["functions"]["ner"]["body"]["services"] == ["ner"]
     assert report["functions"]["qa"]["body"]["details"]["qa"]["status"] == "ok"
+    # The same shape as one function's /health, merged over both.
+    assert report["services"] == ["ner", "qa"] and report["version"]
+    assert {name: d["status"] for name, d in report["details"].items()} == {"ner": "ok", "qa": "ok"}
 
 
 def test_frontdoor_default_routes_reach_the_ner_function(stack: Stack) -> None:

@@ -15,7 +15,8 @@ PORT ?= 8000
 .PHONY: help venv lint test test-fast run serve lock clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}' \
+	  | sed -e 's|$$(PORT)|$(PORT)|g' -e 's|$$(QA_CHECKPOINT)|$(QA_CHECKPOINT)|g' -e 's|$$(MODELS_DIR)|$(MODELS_DIR)|g'
 
 $(VENV)/.installed: requirements/dev.txt requirements/gluonnlp.txt pyproject.toml
 	@echo "==> creating $(VENV) with $(PYTHON) and installing the hash-locked dev environment"

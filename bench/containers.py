@@ -63,7 +63,7 @@ def sizes() -> dict[str, Any]:
     return out
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -71,7 +71,7 @@ def _free_port() -> int:
 
 def cold_start(name: str, memory_mb: int, timeout_s: float = 90) -> dict[str, Any]:
     """`docker run` to the first 200 answer through the RIE; read-only root, /tmp tmpfs."""
-    tag, port = IMAGES[name], _free_port()
+    tag, port = IMAGES[name], free_port()
     cpus = f"{min(memory_mb / MB_PER_VCPU, 6):.2f}"
     path, body = BODIES[name]
     payload = json.dumps(function_url_event(path, body)).encode()

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import time
@@ -25,6 +24,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from bench.containers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,12 +169,6 @@ def _compose() -> list[str]:
     return [exe]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_healthy(url: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     last = ""
@@ -194,7 +189,7 @@ def run_stack_load(
     images: dict[str, str], totals: dict[str, int], concurrency: int = 8
 ) -> dict[str, Any]:
     """Start docker-compose.yml with ``images`` in its own project, load each function, stop it."""
-    port = _free_port()
+    port = free_port()
     project = f"lambda-nlp-bench-{os.getpid()}"
     env = {**os.environ, "NER_IMAGE": images["ner"], "QA_IMAGE": images["qa"], "PORT": str(port)}
     compose = [*_compose(), "-p", project]

@@ -117,7 +117,7 @@ def _text_body(chars: int) -> bytes:
             json.dumps({"texts": ["a"] * 10_000}).encode(),
             413,
             "payload_too_large",
-            "",
+            "NER_MAX_BATCH_TEXTS",
         ),
         (
             "/qa",

@@ -15,9 +15,12 @@ bench: ## Measure QA/NER vs peers, cold start, images, cost -> docs/bench/report
 bench-quick: ## CI-speed smoke of the bench harness (writes to .bench-cache/quick-report)
 	BENCH_QUICK=1 $(PY) -m bench.run --out .bench-cache/quick-report
 
-bench-mkl-venv: ## Separate venv with mxnet-mkl 1.6.0 (cannot share a venv with mxnet 1.9.1)
+bench-mkl-venv: ## Separate venv with mxnet-mkl 1.6.0 + gluonnlp (cannot share a venv with mxnet 1.9.1)
 	test -x $(MKL_VENV)/bin/python || python3.11 -m venv $(MKL_VENV)
-	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) mxnet-mkl==1.6.0 numpy==1.23.5 tqdm==4.70.1
+	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) mxnet-mkl==1.6.0 numpy==1.23.5 tqdm==4.70.1 \
+	  cython==3.3.1 setuptools==80.9.0 wheel==0.45.1
+	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-build-isolation --no-deps --require-hashes \
+	  -r requirements/gluonnlp.txt
 
 quantize: ## INT8-quantize the QA model in MODEL_DIR (writes MODEL_DIR/int8 + fidelity.json)
 	$(PY) -m app.qa.quantize --model-dir $(MODEL_DIR) $(QUANTIZE_ARGS)

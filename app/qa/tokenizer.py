@@ -8,11 +8,15 @@ Reproduces what transformers' ``AlbertTokenizerFast`` (tokenizers 0.22) does, id
    ``keep_accents``); lower-case (if ``do_lower_case``); the model's precompiled ``nmt_nfkc``
    character map (per grapheme cluster, as tokenizers does); runs of 2+ spaces -> one space;
 3. Metaspace: spaces -> ``▁``, a ``▁`` prepended, split before every ``▁``;
-4. unigram Viterbi over the model's pieces (unknown characters fused into one ``<unk>``).
+4. each word segmented by SentencePiece itself (the ``sentencepiece`` library's unigram model,
+   loaded from the same ``spiece.model`` with its normaliser switched off, because steps 1-3
+   have normalised the text already); runs of unknown characters become one ``<unk>``.
 
 Every normalised character carries the (start, end) character span of the original character
 it came from, following tokenizers' alignment rules, so a token's offsets are the span from its
-first character's start to its last character's end. Pure Python: no sentencepiece, no mxnet.
+first character's start to its last character's end. SentencePiece's own normaliser cannot be
+used for steps 2-3: it neither does ALBERT's lower-casing and accent stripping nor maps back to
+the original text the way tokenizers does (per grapheme cluster). No mxnet here.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import regex
+import sentencepiece
 
 Span = tuple[int, int]
 #: A normalised character and the original-text span it stands for.
 Aligned = list[tuple[str, Span]]
 
 _META = "\u2581"
-_UNK_PENALTY = 10.0
 # Rust's char::is_whitespace (Unicode White_Space), used by the lstrip of [MASK].
 _WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _GRAPHEME = regex.compile(r"\X")
@@ -221,58 +225,89 @@ def _collapse_spaces(chars: Aligned) -> Aligned:
     return out
 
 
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        byte = data[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, i
+
+
+def _fields(data: bytes) -> list[tuple[int, bytes | int, bytes]]:
+    """Top-level protobuf fields: (number, value, the field's raw bytes)."""
+    out: list[tuple[int, bytes | int, bytes]] = []
+    i = 0
+    while i < len(data):
+        start = i
+        key, i = _varint(data, i)
+        number, wire = key >> 3, key & 7
+        value: bytes | int
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            value, i = data[i : i + width], i + width
+        elif wire == 2:
+            size, i = _varint(data, i)
+            value, i = data[i : i + size], i + size
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        if i > len(data):
+            raise ValueError("truncated protobuf message")
+        out.append((number, value, data[start:i]))
+    return out
+
+
 def _read_model_proto(blob: bytes) -> tuple[list[tuple[str, float]], bytes]:
     """Pieces with scores and the precompiled charsmap from a serialized ``ModelProto``."""
-
-    def fields(data: bytes) -> list[tuple[int, int, bytes | int]]:
-        out: list[tuple[int, int, bytes | int]] = []
-        i = 0
-        while i < len(data):
-            key, i = varint(data, i)
-            number, wire = key >> 3, key & 7
-            if wire == 0:
-                value, i = varint(data, i)
-                out.append((number, wire, value))
-            elif wire == 1:
-                out.append((number, wire, data[i : i + 8]))
-                i += 8
-            elif wire == 2:
-                size, i = varint(data, i)
-                out.append((number, wire, data[i : i + size]))
-                i += size
-            elif wire == 5:
-                out.append((number, wire, data[i : i + 4]))
-                i += 4
-            else:
-                raise ValueError(f"unsupported protobuf wire type {wire}")
-        return out
-
-    def varint(data: bytes, i: int) -> tuple[int, int]:
-        shift = result = 0
-        while True:
-            byte = data[i]
-            i += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return result, i
-
     pieces: list[tuple[str, float]] = []
     charsmap = b""
-    for number, _, value in fields(blob):
+    for number, value, _ in _fields(blob):
         if number == 1 and isinstance(value, bytes):
             piece, score = "", 0.0
-            for sub_number, _, sub in fields(value):
+            for sub_number, sub, _ in _fields(value):
                 if sub_number == 1 and isinstance(sub, bytes):
                     piece = sub.decode("utf-8")
                 elif sub_number == 2 and isinstance(sub, bytes):
                     (score,) = struct.unpack("<f", sub)
             pieces.append((piece, score))
         elif number == 3 and isinstance(value, bytes):
-            for sub_number, _, sub in fields(value):
+            for sub_number, sub, _ in _fields(value):
                 if sub_number == 2 and isinstance(sub, bytes):
                     charsmap = sub
     return pieces, charsmap
+
+
+def _segmenter(blob: bytes) -> sentencepiece.SentencePieceProcessor:
+    """SentencePiece over the model's pieces, with an identity normaliser, no dummy prefix and no
+    whitespace escaping: it segments an already-normalised ``▁word`` exactly as given.
+
+    The ``ModelProto`` keeps its pieces (1) and trainer spec (2); the normaliser spec (3) is
+    replaced, and the self-test samples (4), which assume the original normaliser, are dropped.
+    """
+
+    def field(number: int, payload: bytes) -> bytes:
+        key, size = number << 3 | 2, len(payload)
+        head = bytearray()
+        for value in (key, size):
+            while value > 0x7F:
+                head.append(value & 0x7F | 0x80)
+                value >>= 7
+            head.append(value)
+        return bytes(head) + payload
+
+    kept = b"".join(raw for number, _, raw in _fields(blob) if number in (1, 2))
+    # name "identity"; add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces all false
+    normalizer = field(1, b"identity") + b"\x18\x00\x20\x00\x28\x00"
+    processor = sentencepiece.SentencePieceProcessor()
+    try:
+        processor.LoadFromSerializedProto(kept + field(3, normalizer))
+    except RuntimeError as exc:
+        raise ValueError(f"SentencePiece cannot load the model ({exc})") from None
+    return processor
 
 
 class AlbertTokenizer:
@@ -280,19 +315,21 @@ class AlbertTokenizer:
 
     def __init__(
         self,
-        pieces: list[tuple[str, float]],
-        charsmap: bytes,
+        model: bytes,
         *,
         do_lower_case: bool = True,
         keep_accents: bool = False,
         unk_id: int = 1,
     ) -> None:
+        """``model`` is a serialized SentencePiece ``ModelProto`` (a ``spiece.model`` file)."""
+        pieces, charsmap = _read_model_proto(model)
+        if not pieces:
+            raise ValueError("it holds no SentencePiece pieces")
         self.do_lower_case = do_lower_case
         self.keep_accents = keep_accents
         self.unk_id = unk_id
         self._scores = {piece: (i, score) for i, (piece, score) in enumerate(pieces)}
-        self._unk_score = min(score for _, score in pieces) - _UNK_PENALTY
-        self._max_piece_len = max(len(piece) for piece, _ in pieces)
+        self._sentencepiece = _segmenter(model)
         self._charsmap = _CharsMap(charsmap) if charsmap else None
         self.vocab_size = len(pieces)
         specials = [p for p in ("<pad>", "<unk>", "[CLS]", "[SEP]") if p in self._scores]
@@ -304,19 +341,22 @@ class AlbertTokenizer:
         self._special_ids = {
             p: self._scores[p][0] for p in (*specials, "[MASK]") if p in self._scores
         }
-        self._viterbi = lru_cache(maxsize=65536)(self._viterbi_uncached)
+        self._segment = lru_cache(maxsize=65536)(self._segment_uncached)
 
     @classmethod
     def from_file(
         cls, path: Path, *, do_lower_case: bool = True, keep_accents: bool = False, unk_id: int = 1
     ) -> AlbertTokenizer:
         """Load a SentencePiece ``spiece.model`` file."""
-        pieces, charsmap = _read_model_proto(path.read_bytes())
-        if not pieces:
-            raise ValueError(f"{path} holds no SentencePiece pieces; is it a spiece.model file?")
-        return cls(
-            pieces, charsmap, do_lower_case=do_lower_case, keep_accents=keep_accents, unk_id=unk_id
-        )
+        try:
+            return cls(
+                path.read_bytes(),
+                do_lower_case=do_lower_case,
+                keep_accents=keep_accents,
+                unk_id=unk_id,
+            )
+        except (ValueError, IndexError, struct.error) as exc:
+            raise ValueError(f"{path} is not a SentencePiece model: {exc}") from None
 
     def piece_id(self, piece: str) -> int:
         """Id of a vocabulary piece (``unk_id`` if absent)."""
@@ -366,54 +406,20 @@ class AlbertTokenizer:
         first_word = words[-1] + 1 if words else 0
         for index, (begin, end) in enumerate(zip([0, *starts], [*starts, len(chars)], strict=True)):
             word = "".join(c for c, _ in chars[begin:end])
-            for piece_id, a, b in self._viterbi(word):
+            for piece_id, a, b in self._segment(word):
                 ids.append(piece_id)
                 words.append(first_word + index)
                 offsets.append((chars[begin + a][1][0], chars[begin + b - 1][1][1]))
 
-    def _viterbi_uncached(self, word: str) -> tuple[tuple[int, int, int], ...]:
-        """Best unigram segmentation of ``word``: (id, start, end) per piece, unknowns fused."""
-        n = len(word)
-        best: list[tuple[float, int, int] | None] = [None] * (n + 1)  # (score, start, id)
-        best[0] = (0.0, 0, -1)
-        for start in range(n):
-            here = best[start]
-            if here is None:
-                continue
-            single = False
-            for end in range(start + 1, min(n, start + self._max_piece_len) + 1):
-                entry = self._scores.get(word[start:end])
-                if entry is None:
-                    continue
-                if end == start + 1:
-                    single = True
-                candidate = here[0] + entry[1]
-                current = best[end]
-                if current is None or candidate > current[0]:
-                    best[end] = (candidate, start, entry[0])
-            if not single:
-                candidate = here[0] + self._unk_score
-                current = best[start + 1]
-                if current is None or candidate > current[0]:
-                    best[start + 1] = (candidate, start, self.unk_id)
+    def _segment_uncached(self, word: str) -> tuple[tuple[int, int, int], ...]:
+        """SentencePiece's segmentation of ``word``: (id, start, end) per piece, unknowns fused."""
+        encoded = self._sentencepiece.encode(word, out_type="offset_mapping")
         pieces: list[tuple[int, int, int]] = []
-        end = n
-        unk_end: int | None = None
-        while end > 0:
-            node = best[end]
-            assert node is not None  # every position is reachable through unk nodes
-            _, start, piece_id = node
-            if piece_id == self.unk_id:
-                unk_end = end if unk_end is None else unk_end
+        for piece_id, (start, end) in zip(encoded["ids"], encoded["offsets"], strict=True):
+            if piece_id == self.unk_id and pieces and pieces[-1][0] == self.unk_id:
+                pieces[-1] = (self.unk_id, pieces[-1][1], end)
             else:
-                if unk_end is not None:
-                    pieces.append((self.unk_id, end, unk_end))
-                    unk_end = None
                 pieces.append((piece_id, start, end))
-            end = start
-        if unk_end is not None:
-            pieces.append((self.unk_id, 0, unk_end))
-        pieces.reverse()
         return tuple(pieces)
 
 

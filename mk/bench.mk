@@ -6,21 +6,36 @@ BENCH_PLAN ?=
 MODEL_DIR ?= models/qa
 QUANTIZE_ARGS ?=
 
-.PHONY: bench bench-quick bench-mkl-venv quantize
+# The QA image the bench starts: a random ALBERT-base-sized model baked in (latency does not
+# depend on the weights), so a clean clone measures a real QA container, not the 503 of no model.
+BENCH_QA_MODEL ?= build/test-models/qa-base/model
+BENCH_QA_IMAGE ?= lambda-nlp/qa:bench
 
-bench: ## Measure QA/NER vs peers, cold start, images, cost -> docs/bench/report.md (~20 min idle; BENCH_QUICK=1 smoke, BENCH_PLAN=medium on a busy machine)
-	BENCH_QUICK=$(BENCH_QUICK) BENCH_PLAN=$(BENCH_PLAN) $(PY) -m bench.run \
-	  $(if $(wildcard $(MKL_VENV)/bin/python),--mkl-python $(MKL_VENV)/bin/python,)
+.PHONY: bench bench-quick bench-mkl-venv bench-qa-image quantize
 
-bench-quick: ## CI-speed smoke of the bench harness (writes to .bench-cache/quick-report)
+bench: venv image-ner bench-qa-image $(MKL_VENV)/.installed ## Measure QA/NER vs peers, cold start, images, load, cost -> docs/bench/report.md (BENCH_PLAN=medium on a busy machine)
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_PLAN=$(BENCH_PLAN) BENCH_QA_IMAGE=$(BENCH_QA_IMAGE) \
+	  $(PY) -m bench.run --mkl-python $(MKL_VENV)/bin/python
+
+bench-quick: venv ## CI-speed smoke of the bench harness (writes to .bench-cache/quick-report)
 	BENCH_QUICK=1 $(PY) -m bench.run --out .bench-cache/quick-report
 
-bench-mkl-venv: ## Separate venv with mxnet-mkl 1.6.0 + gluonnlp (cannot share a venv with mxnet 1.9.1)
-	test -x $(MKL_VENV)/bin/python || python3.11 -m venv $(MKL_VENV)
-	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) mxnet-mkl==1.6.0 numpy==1.23.5 tqdm==4.70.1 \
-	  cython==3.3.1 setuptools==80.9.0 wheel==0.45.1
+bench-qa-image: venv base-images ## The QA image with a random ALBERT-base-sized model, for the bench
+	@test -f $(BENCH_QA_MODEL)/config.json || \
+	  $(PY) -m tests.qa.checkpoints --out $(patsubst %/,%,$(dir $(BENCH_QA_MODEL))) --size base --converted
+	@$(MAKE) --no-print-directory image-qa QA_IMAGE=$(BENCH_QA_IMAGE) QA_MODEL_SRC=$(BENCH_QA_MODEL)
+
+bench-mkl-venv: $(MKL_VENV)/.installed ## Separate venv with mxnet-mkl 1.6.0 + gluonnlp (cannot share a venv with mxnet 1.9.1)
+
+# The QA image's mxnet-mkl environment (its hash-locked files), so the bench runs the same service.
+$(MKL_VENV)/.installed: images/qa/requirements-mxnet-mkl.txt images/qa/build.txt images/qa/gluonnlp.txt
+	@echo "==> creating $(MKL_VENV) from the QA image's mxnet-mkl locks"
+	rm -rf $(MKL_VENV) && python3.11 -m venv $(MKL_VENV)
+	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes -r images/qa/requirements-mxnet-mkl.txt
+	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes -r images/qa/build.txt
 	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-build-isolation --no-deps --require-hashes \
-	  -r requirements/gluonnlp.txt
+	  -r images/qa/gluonnlp.txt
+	@touch $@
 
 quantize: ## INT8-quantize the QA model in MODEL_DIR (writes MODEL_DIR/int8 + fidelity.json)
 	$(PY) -m app.qa.quantize --model-dir $(MODEL_DIR) $(QUANTIZE_ARGS)

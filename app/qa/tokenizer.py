@@ -328,19 +328,17 @@ class AlbertTokenizer:
         self.do_lower_case = do_lower_case
         self.keep_accents = keep_accents
         self.unk_id = unk_id
-        self._scores = {piece: (i, score) for i, (piece, score) in enumerate(pieces)}
+        self._ids = {piece: i for i, (piece, _) in enumerate(pieces)}
         self._sentencepiece = _segmenter(model)
         self._charsmap = _CharsMap(charsmap) if charsmap else None
         self.vocab_size = len(pieces)
-        specials = [p for p in ("<pad>", "<unk>", "[CLS]", "[SEP]") if p in self._scores]
+        specials = [p for p in ("<pad>", "<unk>", "[CLS]", "[SEP]") if p in self._ids]
         alternatives = [regex.escape(p) for p in specials]
-        if "[MASK]" in self._scores:
+        if "[MASK]" in self._ids:
             # [MASK] is registered with lstrip=True: it swallows the whitespace before it.
             alternatives.insert(0, rf"[{_WS}]*\[MASK\]")
         self._special_re = regex.compile("|".join(alternatives)) if alternatives else None
-        self._special_ids = {
-            p: self._scores[p][0] for p in (*specials, "[MASK]") if p in self._scores
-        }
+        self._special_ids = {p: self._ids[p] for p in (*specials, "[MASK]") if p in self._ids}
         self._segment = lru_cache(maxsize=65536)(self._segment_uncached)
 
     @classmethod
@@ -360,8 +358,7 @@ class AlbertTokenizer:
 
     def piece_id(self, piece: str) -> int:
         """Id of a vocabulary piece (``unk_id`` if absent)."""
-        entry = self._scores.get(piece)
-        return entry[0] if entry is not None else self.unk_id
+        return self._ids.get(piece, self.unk_id)
 
     def normalize(self, text: str, offset: int = 0) -> Aligned:
         """Normalised characters of ``text``, each with its span in the original (+ ``offset``)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from bench.stats import summarize
 
 
 def _progress(items: Any, desc: str) -> Any:
-    from tqdm import tqdm
-
+    try:
+        from tqdm import tqdm
+    except ImportError:  # a venv without tqdm (e.g. an image's lock): one line per step instead
+        print(f"{desc} ...", file=sys.stderr, flush=True)
+        return items
     return tqdm(items, desc=desc, leave=False, mininterval=1.0)
 
 

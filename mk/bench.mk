@@ -33,6 +33,8 @@ $(MKL_VENV)/.installed: images/qa/requirements-mxnet-mkl.txt images/qa/build.txt
 	rm -rf $(MKL_VENV) && python3.11 -m venv $(MKL_VENV)
 	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes -r images/qa/requirements-mxnet-mkl.txt
 	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes -r images/qa/build.txt
+	@# the bench's progress bars (not part of the image)
+	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) tqdm==4.70.1
 	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-build-isolation --no-deps --require-hashes \
 	  -r images/qa/gluonnlp.txt
 	@touch $@

@@ -210,6 +210,43 @@ def load_section(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def cold_modes_section(r: dict[str, Any]) -> list[str]:
+    """The three ColdStartMode choices side by side: what a new environment waits for, and cost."""
+    tables = r["cost"]["tables"]
+    containers = r.get("containers", {}).get("cold_start", {})
+    lines = [
+        "## Cold start by mode (template parameter `ColdStartMode`)",
+        "",
+        "What a request that lands on a new environment waits for, and what the mode costs, at "
+        "3,538 MB (2 vCPUs, the threads measured). On demand is measured (process, and container "
+        "under the RIE); the SnapStart restore time cannot be measured without an AWS account "
+        "and is the cost model's assumption; provisioned environments are initialised before "
+        "traffic, so requests within their concurrency see no cold start.",
+        "",
+        "| workload | mode | new environment waits | source | $/M requests | fixed $/month (1 env) |",
+        "|---|---|---|---|---|---|",
+    ]
+    container_of = {
+        "ner-100w": "ner",
+        "qa-150w-project-int8-avx2": "qa",
+        "qa-150w-project-fp32": "qa",
+    }
+    for key, table in tables.items():
+        row = next((x for x in table["rows"] if x["vcpus"] == 2.0), table["rows"][-1])
+        box = containers.get(container_of.get(key, ""), {}).get("median_s")
+        measured = f"{table['init_s']:.2f} s process" + (f", {box:.2f} s container" if box else "")
+        name = table["workload"]
+        lines += [
+            f"| {name} | none (on demand) | {measured} | measured | "
+            f"{row['on_demand_per_m']:.2f} | 0 |",
+            f"| {name} | snapstart | ~{table['restore_s_assumed']} s restore | assumed | "
+            f"{row['snapstart_per_m']:.2f} | {row['snapstart_fixed_month']:.2f} |",
+            f"| {name} | provisioned | 0 s within the provisioned concurrency | by design | "
+            f"{row['provisioned_per_m']:.2f} | {row['provisioned_fixed_month']:.2f} |",
+        ]
+    return lines
+
+
 def cost_section(r: dict[str, Any]) -> list[str]:
     c = r["cost"]
     lines = [
@@ -382,7 +419,7 @@ def write(r: dict[str, Any], out: Path) -> None:
     for png in plots(r, out):
         lines.append(f"![{png}]({png})")
     lines += ["", *qa_tables(r), "", *cold_table(r), "", *ner_table(r), "", *load_section(r)]
-    lines += ["", *cost_section(r)]
+    lines += ["", *cold_modes_section(r), "", *cost_section(r)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 

@@ -97,14 +97,27 @@ def cold_table(r: dict[str, Any]) -> list[str]:
     lines = [
         "## Cold start: fresh process to first answer (imports, load, warm-up, first request)",
         "",
-        "| process | median s | min s | until loaded s | errors |",
-        "|---|---|---|---|---|",
+        "| process | median s | min s | until loaded s | init phases, s (import / load / warm-up / "
+        "request path) | errors |",
+        "|---|---|---|---|---|---|",
     ]
     for name, item in r["cold"].items():
+        ph = item.get("phases")
+        phases = (
+            " / ".join(_fmt(ph.get(k), 2) for k in ("import", "load", "warmup", "request_path"))
+            if ph
+            else "–"
+        )
         lines.append(
             f"| {name} | {_fmt(item['median_s'], 2)} | {_fmt(item['min_s'], 2)} | "
-            f"{_fmt(item['loaded_s'], 2)} | {'; '.join(item['errors']) or '–'} |"
+            f"{_fmt(item['loaded_s'], 2)} | {phases} | {'; '.join(item['errors']) or '–'} |"
         )
+    lines += [
+        "",
+        "Process cold start runs from spawning the interpreter to the first answer; the phases "
+        "are what the function logs on `init_complete` (the rest is the interpreter and the web "
+        "stack's imports, and the first request).",
+    ]
     c = r["containers"]
     lines += ["", "## Container images (RIE, Lambda-like limits)", ""]
     if "skipped" in c:

@@ -157,8 +157,10 @@ def run_cold(plan: dict[str, Any], paths: dict[str, str | None], log: Path) -> d
             worker("cold", {"engine": engine, "paths": paths}, env, log)
             for _ in range(plan["cold_reps"])
         ]
-        ok = [r for r in runs if "marks" in r]
-        totals = sorted(r["marks"]["answered"] - r["spawned"] for r in ok)
+        ok = sorted(
+            (r for r in runs if "marks" in r), key=lambda r: r["marks"]["answered"] - r["spawned"]
+        )
+        totals = [r["marks"]["answered"] - r["spawned"] for r in ok]
         results[name] = {
             "runs": len(runs),
             "errors": [r["error"] for r in runs if "error" in r],
@@ -167,6 +169,8 @@ def run_cold(plan: dict[str, Any], paths: dict[str, str | None], log: Path) -> d
             "loaded_s": sorted(r["marks"]["loaded"] - r["spawned"] for r in ok)[len(ok) // 2]
             if ok
             else None,
+            # The median run's init breakdown, as the function logs it (project processes only).
+            "phases": ok[len(ok) // 2].get("phases") if ok else None,
         }
     return results
 

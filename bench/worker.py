@@ -84,8 +84,17 @@ def run_cold(spec: dict[str, Any]) -> dict[str, Any]:
         answer = response["body"][:200]
         if response["statusCode"] != 200:
             raise RuntimeError(f"first request failed: {response['statusCode']} {answer}")
+        # The init breakdown the function logs on `init_complete` (seconds per phase).
+        service = kind.split("-")[1]
+        phases = {
+            **app.main.services.load_seconds.get(service, {}),
+            "request_path": app.main._warm_seconds,
+        }
     marks["answered"] = time.time()
-    return {"marks": marks, "answer": answer}
+    result: dict[str, Any] = {"marks": marks, "answer": answer}
+    if kind != "hf":
+        result["phases"] = phases
+    return result
 
 
 def function_url_event(path: str, body: dict[str, Any]) -> dict[str, Any]:

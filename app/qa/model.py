@@ -92,6 +92,17 @@ def _mx() -> ModuleType:
     return module
 
 
+def import_framework(num_threads: int | None) -> int:
+    """Import mxnet and gluonnlp with the thread count in force (mxnet reads it at import).
+
+    The QA service calls this first, so its init log shows the framework import as the
+    "import" phase rather than inside "load". Returns the thread count.
+    """
+    threads = configure_threads(num_threads)
+    _nlp()
+    return threads
+
+
 def _nlp() -> ModuleType:
     """gluonnlp (0.10), imported after mxnet; it provides the layer's feed-forward block."""
     _mx()

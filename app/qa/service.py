@@ -78,9 +78,10 @@ class QaService:
     def load(cls, settings: Settings) -> QaService:
         """Load tokenizer, config and model from ``settings.qa_model_dir``; warm every bucket."""
         t0 = time.perf_counter()
-        from app.qa.model import QaModel
+        from app.qa.model import QaModel, import_framework
         from app.qa.modeldir import AlbertQaConfig
 
+        import_framework(settings.num_threads)
         t1 = time.perf_counter()
         model_dir = Path(settings.qa_model_dir)
         config = AlbertQaConfig.load(model_dir)
@@ -112,7 +113,11 @@ class QaService:
             name=f"albert-qa-{settings.qa_precision}",
             version=_fingerprint(model_dir),
             special_ids=special_ids,
-            load_seconds={"import": t1 - t0, "load": t2 - t1, "warmup": t3 - t2},
+            load_seconds={
+                "import": round(t1 - t0, 4),
+                "load": round(t2 - t1, 4),
+                "warmup": round(t3 - t2, 4),
+            },
         )
 
     def answer(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.cost import break_even
+
 PEERS = ("transformers", "ort-fp32")
 TARGET_WORDS = "150"
 
@@ -236,24 +238,48 @@ def cold_modes_section(r: dict[str, Any]) -> list[str]:
         "and is the cost model's assumption; provisioned environments are initialised before "
         "traffic, so requests within their concurrency see no cold start.",
         "",
-        "| workload | mode | new environment waits | source | $/M requests | fixed $/month (1 env) |",
-        "|---|---|---|---|---|---|",
+        "| workload | mode | new environment waits | source | $/M requests | fixed $/month (1 env) "
+        "| cheaper than on demand above, M req/month | Design 1 cheaper above, M req/month |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+
+    def millions(value: float | None) -> str:
+        return "never" if value is None else f"{value / 1e6:.2f}"
+
+    def design1_above(d1: dict[str, Any], fixed: float, per_m: float) -> str:
+        # Design 1 pays more fixed and less per request: it wins above the crossing point.
+        if d1["variable_per_m"] >= per_m:
+            return "never"
+        if d1["fixed_month"] <= fixed:
+            return "always"
+        return millions(break_even(d1["fixed_month"] - fixed, d1["variable_per_m"], per_m))
+
     # The QA image runs fp32 (QA_PRECISION's default), so only fp32 has a container figure.
     container_of = {"ner-100w": "ner", "qa-150w-project-fp32": "qa"}
     for key, table in tables.items():
         row = next((x for x in table["rows"] if x["vcpus"] == 2.0), table["rows"][-1])
         box = containers.get(container_of.get(key, ""), {}).get("median_s")
         measured = f"{table['init_s']:.2f} s process" + (f", {box:.2f} s container" if box else "")
-        name = table["workload"]
+        name, d1 = table["workload"], table["design1"]
+        snap = (row["snapstart_fixed_month"], row["snapstart_per_m"])
+        prov = (row["provisioned_fixed_month"], row["provisioned_per_m"])
         lines += [
             f"| {name} | none (on demand) | {measured} | measured | "
-            f"{row['on_demand_per_m']:.2f} | 0 |",
+            f"{row['on_demand_per_m']:.2f} | 0 | – | "
+            f"{design1_above(d1, 0.0, row['on_demand_per_m'])} |",
             f"| {name} | snapstart | ~{table['restore_s_assumed']} s restore | assumed | "
-            f"{row['snapstart_per_m']:.2f} | {row['snapstart_fixed_month']:.2f} |",
+            f"{snap[1]:.2f} | {snap[0]:.2f} | {millions(row['break_even_snapstart'])} | "
+            f"{design1_above(d1, *snap)} |",
             f"| {name} | provisioned | 0 s within the provisioned concurrency | by design | "
-            f"{row['provisioned_per_m']:.2f} | {row['provisioned_fixed_month']:.2f} |",
+            f"{prov[1]:.2f} | {prov[0]:.2f} | {millions(row['break_even_provisioned'])} | "
+            f"{design1_above(d1, *prov)} |",
         ]
+    lines += [
+        "",
+        "One provisioned environment serves one request at a time, so its break-even is close to "
+        "its whole capacity; beyond that, requests spill over to on-demand environments and "
+        "their cold starts. Design 1 is one always-on SageMaker instance behind a small Lambda.",
+    ]
     return lines
 
 

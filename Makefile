@@ -33,8 +33,9 @@ lint: venv ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: venv lint ## Install what is missing (venv, Docker, base images) and run the whole suite
+test: venv lint ## Install what is missing (venv, Docker, Chromium, base images) and run the whole suite
 	bash scripts/ensure-docker.sh
+	bash scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: venv ## In-process tests only (no containers, no browser)

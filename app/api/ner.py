@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from app.api.deps import NerServiceDep, SettingsDep, run_model
+from app.api.deps import NerServiceDep, SettingsDep, check_batch_size, run_model
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.errors import PayloadTooLargeError
 from app.ner.service import Entity, NerService
@@ -81,11 +81,7 @@ async def ner(
 async def ner_batch(
     body: NerBatchRequest, request: Request, service: NerServiceDep, settings: SettingsDep
 ) -> NerBatchResponse:
-    if len(body.texts) > settings.ner_max_batch_texts:
-        raise PayloadTooLargeError(
-            f"The batch has {len(body.texts)} texts; the limit is {settings.ner_max_batch_texts} "
-            "(NER_MAX_BATCH_TEXTS). Send several smaller batches."
-        )
+    check_batch_size(len(body.texts), settings.ner_max_batch_texts, "texts", "NER_MAX_BATCH_TEXTS")
     for index, text in enumerate(body.texts):
         check_text_size(text, settings.ner_max_text_chars, what=f"text at index {index}")
     results = await run_model(request, service.extract_batch, body.texts, body.labels)

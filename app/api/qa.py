@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from app.api.deps import QaServiceDep, SettingsDep, run_model
+from app.api.deps import QaServiceDep, SettingsDep, check_batch_size, run_model
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.config import Settings
 from app.errors import PayloadTooLargeError
@@ -165,11 +165,7 @@ async def qa(
 async def qa_batch(
     body: QaBatchRequest, request: Request, service: QaServiceDep, settings: SettingsDep
 ) -> QaBatchResponse:
-    if len(body.items) > settings.qa_max_batch_items:
-        raise PayloadTooLargeError(
-            f"The batch has {len(body.items)} items; the limit is {settings.qa_max_batch_items} "
-            "(QA_MAX_BATCH_ITEMS). Send several smaller batches."
-        )
+    check_batch_size(len(body.items), settings.qa_max_batch_items, "items", "QA_MAX_BATCH_ITEMS")
     for index, item in enumerate(body.items):
         _check_sizes(item.question, item.context, settings, where=f" of item {index}")
     deadline = _deadline(request, settings)

@@ -160,7 +160,8 @@ def run_load(
     }
 
 
-def _compose() -> list[str]:
+def compose_command() -> list[str]:
+    """``docker compose`` (v2) when the plugin exists, else Debian's ``docker-compose`` (v1)."""
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
     exe = shutil.which("docker-compose")
@@ -192,7 +193,7 @@ def run_stack_load(
     port = free_port()
     project = f"lambda-nlp-bench-{os.getpid()}"
     env = {**os.environ, "NER_IMAGE": images["ner"], "QA_IMAGE": images["qa"], "PORT": str(port)}
-    compose = [*_compose(), "-p", project]
+    compose = [*compose_command(), "-p", project]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*compose, *args], env=env, cwd=ROOT, capture_output=True, text=True)

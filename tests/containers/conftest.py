@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.load import compose_command
 from tests.containers.harness import (
     NER_IMAGE,
     PROJECT,
@@ -19,7 +20,6 @@ from tests.containers.harness import (
     ROOT,
     Stack,
     build_image,
-    compose_command,
     free_port,
     make_tiny_qa_model,
     run,

@@ -61,17 +61,6 @@ def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def compose_command() -> list[str]:
-    """``docker compose`` (v2) when the plugin exists, else Debian's ``docker-compose`` (v1)."""
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
-    if probe.returncode == 0:
-        return ["docker", "compose"]
-    exe = shutil.which("docker-compose")
-    if exe is None:
-        raise RuntimeError("No docker compose: run scripts/ensure-docker.sh")
-    return [exe]
-
-
 def build_image(dockerfile: str, tag: str, **build_args: str) -> None:
     """docker build with the local bases (layers are cached, so a rebuild is quick)."""
     args = {"BASE_IMAGE": BASE_IMAGE, "BUILD_IMAGE": BUILD_IMAGE, **build_args}

@@ -36,6 +36,14 @@ def _run(
     )
 
 
+def _convert_cli(
+    source: str | Path, out: Path, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``python -m app.qa.convert --from-hf SOURCE --out OUT`` in a fresh process."""
+    cmd = [sys.executable, "-m", "app.qa.convert", "--from-hf", str(source), "--out", str(out)]
+    return _run(cmd, env=env, timeout=timeout)
+
+
 def test_convert_interleave_qkv_puts_heads_together() -> None:
     heads, head_dim, cols = 3, 2, 4
     hidden = heads * head_dim
@@ -186,9 +194,7 @@ def test_convert_pytorch_bin_matches_safetensors(
 def test_convert_cli_bad_source_is_one_clean_line(
     source: str, message: str, tmp_path: Path
 ) -> None:
-    done = _run(
-        [sys.executable, "-m", "app.qa.convert", "--from-hf", source, "--out", str(tmp_path)]
-    )
+    done = _convert_cli(source, tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and message in done.stderr
     assert "Traceback" not in done.stderr
@@ -198,31 +204,11 @@ def test_convert_cli_incomplete_checkpoint_dir(tiny_hf_dir: Path, tmp_path: Path
     src = tmp_path / "hf"
     shutil.copytree(tiny_hf_dir, src)
     (src / "spiece.model").unlink()
-    done = _run(
-        [
-            sys.executable,
-            "-m",
-            "app.qa.convert",
-            "--from-hf",
-            str(src),
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    done = _convert_cli(src, tmp_path / "o")
     assert done.returncode == 1 and "has no spiece.model" in done.stderr
     (src / "model.safetensors").unlink()
     shutil.copyfile(tiny_hf_dir / "spiece.model", src / "spiece.model")
-    done = _run(
-        [
-            sys.executable,
-            "-m",
-            "app.qa.convert",
-            "--from-hf",
-            str(src),
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    done = _convert_cli(src, tmp_path / "o")
     assert done.returncode == 1 and "neither model.safetensors nor pytorch_model.bin" in done.stderr
 
 
@@ -234,19 +220,7 @@ def test_convert_cli_hub_unreachable_fails_fast_and_clean(
 ) -> None:
     env = {**env, "HF_HOME": str(tmp_path / "hf-home")}
     started = time.monotonic()
-    done = _run(
-        [
-            sys.executable,
-            "-m",
-            "app.qa.convert",
-            "--from-hf",
-            "twmkn9/albert-base-v2-squad2",
-            "--out",
-            str(tmp_path / "qa"),
-        ],
-        env=env,
-        timeout=120,
-    )
+    done = _convert_cli("twmkn9/albert-base-v2-squad2", tmp_path / "qa", env=env, timeout=120)
     elapsed = time.monotonic() - started
     assert done.returncode == 1
     assert "Traceback" not in done.stderr

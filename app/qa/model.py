@@ -122,18 +122,55 @@ def _activation(kind: str) -> Any:
     return "relu"
 
 
-def _tanh_gelu() -> Any:
-    """gluonnlp's ``GELU(approximate=True)`` formula with ``x * x * x`` instead of ``x ** 3``.
+_kernels: dict[str, str] = {}
 
-    MXNet's generic power op made the whole fp32 forward 10-15% slower here (ALBERT-base,
-    T=128 and 384); the two are equal within float32 rounding.
+
+def load_kernels() -> bool:
+    """Load the project's operator library (:mod:`app.qa.kernels`) into mxnet, once.
+
+    Returns whether ``lnlp_gelu_tanh`` is available. mxnet-mkl 1.6 predates the extension API,
+    and a checkout without a compiler cannot build it: both run the composite GELU instead
+    (exact too, about 5x slower per call), and the reason is logged once.
+    """
+    if "status" in _kernels:
+        return _kernels["status"] == "loaded"
+    from app.qa.kernels import KernelBuildError, library_path, mxnet_supports_kernels
+
+    mx = _mx()
+    if not mxnet_supports_kernels(mx.__version__):
+        _kernels["status"] = f"mxnet {mx.__version__} cannot load extension operators"
+    else:
+        try:
+            path = library_path(Path(str(mx.__file__)).parent)
+            mx.library.load(str(path), verbose=False)
+            _kernels["status"] = "loaded"
+        except (KernelBuildError, OSError, mx.base.MXNetError) as exc:
+            _kernels["status"] = error_summary(exc)
+    if _kernels["status"] != "loaded":
+        log.warning(
+            "QA kernels unavailable (%s): the GELU runs as a composite of mxnet ops",
+            _kernels["status"],
+        )
+    return _kernels["status"] == "loaded"
+
+
+def _tanh_gelu() -> Any:
+    """ALBERT's ``gelu_new``, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as one op.
+
+    ``lnlp_gelu_tanh`` (:mod:`app.qa.kernels`) computes it in one pass. Without the library, the
+    same formula runs as mxnet ops: ``x * x * x`` rather than ``x ** 3`` (the generic power op
+    made the whole forward 10-15% slower) and oneDNN's ``Activation(tanh)`` rather than
+    ``F.tanh`` (mshadow's scalar tanh took 27 ms on a (384, 3072) array, oneDNN 0.4 ms).
     """
     nlp = _nlp()
+    fused = load_kernels()
 
     class TanhGelu(nlp.model.GELU):  # type: ignore[misc,name-defined]
         def hybrid_forward(self, F: Any, x: Any) -> Any:
+            if fused:
+                return F.lnlp_gelu_tanh(x)
             inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))
-            return 0.5 * x * (1.0 + F.tanh(inner))
+            return 0.5 * x * (1.0 + F.Activation(inner, act_type="tanh"))
 
     return TanhGelu(approximate=True)
 
@@ -331,6 +368,9 @@ class QaModel:
     ) -> None:
         self.config = config
         self.net = net
+        # Inference only: with no gradients wanted, the cached graphs need no backward pass
+        # (the kernel op has none) and hold no gradient buffers.
+        net.collect_params().setattr("grad_req", "null")
         self.graph_unpadded, self.graph_padded = _entry_points(net)
         self.precision = precision
         self.num_threads = num_threads

@@ -27,6 +27,24 @@ class BadRequestError(AppError):
     code = "bad_request"
 
 
+class InvalidEventError(BadRequestError):
+    """The Lambda event is not a function URL request (payload format 2.0) that can be served."""
+
+    code = "invalid_event"
+
+
+class InvalidBodyError(BadRequestError):
+    """The event's body cannot be turned into bytes (for example flagged base64 but not base64)."""
+
+    code = "invalid_body"
+
+
+class InvalidTextError(BadRequestError):
+    """A string in the request is not valid Unicode (an unpaired surrogate), so not UTF-8."""
+
+    code = "invalid_text"
+
+
 class ValidationFailedError(AppError):
     """The request body does not match the schema."""
 
@@ -70,6 +88,21 @@ class ModelLoadError(Exception):
 # put the reason last, sometimes behind "[hh:mm:ss] src/file.cc:123: ".
 _FRAME = re.compile(r"^(Traceback|File |Stack trace|\[bt\]|\d+: )")
 _SOURCE_PREFIX = re.compile(r"^(\[\d\d:\d\d:\d\d\] )?\S+\.(cc|h|cpp|py):\d+: ")
+
+
+def unencodable_index(text: str) -> int | None:
+    """Index of the first character UTF-8 cannot encode (an unpaired surrogate), else None.
+
+    JSON may escape lone surrogates (``"\\ud800"``) and Lambda events may carry them; spaCy's
+    tokenizer, SentencePiece, the JSON responses and the log stream all need UTF-8.
+    """
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
 
 
 def error_summary(exc: BaseException) -> str:

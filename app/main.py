@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from app import __version__  # noqa: E402
 from app.api import health, ner, page, qa  # noqa: E402
+from app.boundary import LambdaBoundary  # noqa: E402
 from app.config import Settings, get_settings  # noqa: E402
 from app.errors import AppError  # noqa: E402
 from app.logging import logger  # noqa: E402
@@ -251,6 +252,7 @@ settings = get_settings()
 services = Services.load(settings)
 app = create_app(settings, services)
 _mangum = Mangum(app, lifespan="off")
+_boundary = LambdaBoundary(_mangum, error_response)
 _warm_started = time.perf_counter()
 warm_up_request_path(_mangum, services)
 _warm_seconds = time.perf_counter() - _warm_started
@@ -270,4 +272,4 @@ logger.info(
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda entry point: a function URL (payload 2.0) event in, an HTTP response out."""
-    return _mangum(event, context)
+    return _boundary(event, context)

@@ -221,3 +221,15 @@ def in_process_results(env: dict[str, str], events: list[dict[str, Any]]) -> lis
     result = run([sys.executable, "-c", script], input=json.dumps(events), env=env)
     results: list[dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
     return results
+
+
+def runtime_pid(container: str) -> str:
+    """The pid of the function's Python runtime (awslambdaric) inside a container under the RIE.
+
+    A new pid means the runtime died and the RIE started another (which runs init again).
+    """
+    top = run(["docker", "top", container, "-eo", "pid,args"]).stdout.splitlines()[1:]
+    pids = [line.split()[0] for line in top if line.split()[1].endswith("python3")]
+    if len(pids) != 1:
+        raise RuntimeError(f"expected one python3 runtime in {container}: {top}")
+    return pids[0]

@@ -78,8 +78,9 @@ def test_rie_too_large_input_is_413(stack: Stack) -> None:
 
 
 def test_rie_non_http_event_does_not_crash_the_function(stack: Stack) -> None:
-    # Mangum cannot infer a handler for {}: the runtime reports an error, the RIE stays up.
+    # {} is no function URL event: the boundary answers 400 (issue 17), the RIE stays up.
     answer = json.loads(stack.invoke_raw("ner", b"{}"))
-    assert "errorMessage" in answer
+    assert answer["statusCode"] == 400, answer
+    assert json.loads(answer["body"])["error"]["code"] == "invalid_event"
     result = stack.invoke("ner", load_event("health_function_url.json"))
     assert result["statusCode"] == 200

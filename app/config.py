@@ -43,7 +43,13 @@ class Settings(BaseSettings):
         default=Path("/opt/models/qa"),
         description="Directory with config.json, model.params and spiece.model (see docs/qa-model.md).",
     )
-    qa_precision: Literal["fp32", "int8"] = Field(default="fp32", description="fp32 or int8.")
+    qa_precision: Literal["auto", "fp32", "int8"] = Field(
+        default="auto",
+        description=(
+            "auto (int8 when the model directory holds the INT8 artefact int8/, else fp32), "
+            "fp32 or int8. See docs/performance.md for INT8's measured accuracy."
+        ),
+    )
     qa_max_seq_length: int = Field(default=384, ge=32, le=512)
     qa_doc_stride: int = Field(default=128, ge=1)
     qa_max_question_length: int = Field(default=64, ge=4, description="Question tokens kept.")

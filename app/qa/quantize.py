@@ -2,8 +2,8 @@
 
     python -m app.qa.quantize --model-dir DIR        (or `make quantize MODEL_DIR=DIR`)
 
-writes ``DIR/int8/``: the quantized unpadded and padded graphs (``<form>-symbol.json`` +
-``<form>-0000.params``), calibrated with ``quantize_net_v2`` (smart mode, channel-wise, naive
+writes ``DIR/int8/``: the quantized masked graph (``padded-symbol.json`` +
+``padded-0000.params``), calibrated with ``quantize_net_v2`` (smart mode, channel-wise, naive
 min/max) on question/context windows made by the real tokenizer from English prose below (not
 random ids), after oneDNN subgraph fusion; plus ``fidelity.json`` comparing INT8 with fp32.
 
@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 Array = npt.NDArray[Any]
-FORMS = ("unpadded", "padded")  # graph inputs: (ids, types) and (ids, types, mask)
+#: The graph forms quantized: the masked graph (ids, types, mask) only. Nearly every window is
+#: padded to its bucket, so the unmasked form ran only when a window filled its bucket exactly,
+#: and it doubled the shapes init must warm (docs/performance.md).
+FORMS = ("padded",)
 FIDELITY_FILE = "fidelity.json"
 BATCH_STEP = 4
 
@@ -178,14 +181,11 @@ def quantize(
 
     model = QaModel.load(model_dir, precision="fp32")
     data = _windows_at(model_dir, calibration_pairs(max(calib_windows, 8)), calib_length)
-    full = data["attention_mask"].all(axis=1)
     out = model_dir / "int8"
     out.mkdir(parents=True, exist_ok=True)
-    for form, graph in (("unpadded", model.graph_unpadded), ("padded", model.graph_padded)):
-        if form == "unpadded":
-            arrays = [data["input_ids"][full], data["token_type_ids"][full]]
-        else:
-            arrays = [data["input_ids"], data["token_type_ids"], data["attention_mask"]]
+    for form in FORMS:
+        graph = model.graph_padded
+        arrays = [data["input_ids"], data["token_type_ids"], data["attention_mask"]]
         arrays = [a[:calib_windows] for a in arrays]
         n = (len(arrays[0]) // batch) * batch
         if n == 0:
@@ -265,15 +265,11 @@ class Int8Runner:
                 a[fill] for a in (input_ids, token_type_ids, attention_mask)
             )
         shape = (padded_rows, int(input_ids.shape[1]))
-        inputs = [
+        out = self._block("padded", shape)(
             mx.nd.array(input_ids, dtype="float32"),
             mx.nd.array(token_type_ids, dtype="float32"),
-        ]
-        if bool(np.all(attention_mask != 0)):
-            out = self._block("unpadded", shape)(*inputs)
-        else:
-            inputs.append(mx.nd.array(attention_mask, dtype="float32"))
-            out = self._block("padded", shape)(*inputs)
+            mx.nd.array(attention_mask, dtype="float32"),
+        )
         logits = out.asnumpy().astype(np.float32, copy=False)[:, :rows]
         return logits[0], logits[1]
 

@@ -110,7 +110,7 @@ class QaService:
             model,
             tokenizer,
             settings,
-            name=f"albert-qa-{settings.qa_precision}",
+            name=f"albert-qa-{model.precision}",
             version=_fingerprint(model_dir),
             special_ids=special_ids,
             load_seconds={

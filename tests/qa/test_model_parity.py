@@ -148,8 +148,12 @@ def test_model_warmup_then_forward_same_logits(tiny_model_dir: Path) -> None:
 def test_model_load_int8_without_artefact_names_make_quantize(tiny_model_dir: Path) -> None:
     with pytest.raises(ModelLoadError, match="make quantize"):
         QaModel.load(tiny_model_dir, precision="int8")
-    with pytest.raises(ModelLoadError, match="use fp32 or int8"):
+    with pytest.raises(ModelLoadError, match="use auto, fp32 or int8"):
         QaModel.load(tiny_model_dir, precision="fp16")
+
+
+def test_model_load_auto_precision_is_fp32_without_artefact(tiny_model_dir: Path) -> None:
+    assert QaModel.load(tiny_model_dir, precision="auto").precision == "fp32"
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,11 @@ images: image-ner image-qa ## Build the NER and QA function images (BASE=aws for
 	@docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' $(NER_IMAGE)
 	@docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' $(QA_IMAGE)
 
-up: images ## Start the local stack (RIE functions + function-URL front door on 127.0.0.1:$(PORT))
+# `make run` is `make up`. Its first step (models-auto, mk/models.mk) may write models/qa, so the
+# images are built by a second make, which sees the model (QA_MODEL_SRC) as it is then.
+up: ## Start the local stack (RIE functions + function-URL front door on 127.0.0.1:$(PORT)); fetches the QA model first if the hub answers
+	@$(MAKE) --no-print-directory models-auto
+	@$(MAKE) --no-print-directory images
 	@$(COMPOSE_ENV) $(COMPOSE) up -d --no-build
 	@python3 scripts/wait-for-stack.py http://127.0.0.1:$(PORT) 300
 

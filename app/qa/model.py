@@ -383,7 +383,8 @@ class QaModel:
     ) -> QaModel:
         """Read ``model_dir`` and build the hybridized graph; ModelLoadError says how to fix.
 
-        ``precision`` is fp32, int8, or auto: int8 when ``model_dir/int8`` exists, else fp32.
+        ``precision`` is fp32, int8, or auto: int8 when ``model_dir/int8`` exists and mxnet can
+        run it (1.9), else fp32.
         ``model.precision`` is the one in force.
         """
         started = time.perf_counter()
@@ -391,8 +392,6 @@ class QaModel:
         if precision not in ("auto", "fp32", "int8"):
             raise ModelLoadError(f"QA precision {precision!r} is unknown; use auto, fp32 or int8")
         int8_dir = config.int8_dir
-        if precision == "auto":
-            precision = "int8" if int8_dir.is_dir() else "fp32"
         if precision == "int8" and not int8_dir.is_dir():
             raise ModelLoadError(
                 f"QA precision int8 needs the quantized artefact {int8_dir}; create it with "
@@ -400,6 +399,12 @@ class QaModel:
             )
         threads = configure_threads(num_threads)
         mx = _mx()
+        if precision == "auto":
+            # mxnet-mkl 1.6 cannot run the INT8 artefact (quantize_net_v2 graphs are 1.9's).
+            from app.qa.kernels import mxnet_supports_kernels
+
+            usable = int8_dir.is_dir() and mxnet_supports_kernels(mx.__version__)
+            precision = "int8" if usable else "fp32"
         # Also caps mxnet's own OpenMP operators when mxnet was imported before this load.
         mx.base._LIB.MXSetNumOMPThreads(ctypes.c_int(num_threads or threads))
         net = build_net(config.architecture)

@@ -11,7 +11,6 @@ import time
 
 _init_started = time.perf_counter()
 
-import json  # noqa: E402
 import uuid  # noqa: E402  (the timer above must start before the imports it measures)
 from typing import Any  # noqa: E402
 
@@ -27,6 +26,7 @@ from app.api import health, ner, page, qa  # noqa: E402
 from app.boundary import LambdaBoundary  # noqa: E402
 from app.config import Settings, get_settings  # noqa: E402
 from app.errors import AppError  # noqa: E402
+from app.function_url import LambdaContext, function_url_event  # noqa: E402
 from app.logging import logger  # noqa: E402
 from app.services import Services  # noqa: E402
 
@@ -212,40 +212,20 @@ def warm_up_request_path(mangum: Mangum, services: Services) -> None:
     for name in loaded:
         requests.extend(WARM_UP_REQUESTS[name])
     for path, body in requests:
-        event = {
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": path,
-            "rawQueryString": "",
-            "headers": {"content-type": "application/json", "x-request-id": "init-warm-up"},
-            "requestContext": {
-                "http": {
-                    "method": "GET" if body is None else "POST",
-                    "path": path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "127.0.0.1",
-                    "userAgent": "init",
-                },
-                "requestId": "init-warm-up",
-                "routeKey": "$default",
-                "stage": "$default",
-            },
-            "body": None if body is None else json.dumps(body),
-            "isBase64Encoded": False,
-        }
-        response = mangum(event, _InitContext())  # type: ignore[arg-type]
+        event = function_url_event(
+            "GET" if body is None else "POST",
+            path,
+            body,
+            request_id="init-warm-up",
+            user_agent="init",
+        )
+        response = mangum(event, _INIT_CONTEXT)  # type: ignore[arg-type]
         if response["statusCode"] != 200:
             logger.warning("warm_up_failed", extra={"path": path, "status": response["statusCode"]})
 
 
-class _InitContext:
-    """The context the warm-up requests carry (no Lambda context exists during init)."""
-
-    aws_request_id = "init-warm-up"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
+#: The context the warm-up requests carry (no Lambda context exists during init).
+_INIT_CONTEXT = LambdaContext(aws_request_id="init-warm-up")
 
 
 settings = get_settings()

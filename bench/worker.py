@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from app.function_url import LambdaContext
+from app.function_url import function_url_event as make_event
 from bench.stats import summarize
 
 
@@ -98,45 +100,8 @@ def run_cold(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def function_url_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A Lambda function URL (payload format 2.0) POST event."""
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "bench.lambda-url.on.aws"},
-        "requestContext": {
-            "http": {
-                "method": "POST",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "bench",
-            },
-            "requestId": "bench",
-            "routeKey": "$default",
-            "stage": "$default",
-            "domainName": "bench.lambda-url.on.aws",
-            "accountId": "anonymous",
-        },
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
-
-
-class LambdaContext:
-    """The attributes powertools and Mangum read from a Lambda context."""
-
-    function_name = "bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 3008
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
-    aws_request_id = "bench-request"
-    log_group_name = log_stream_name = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
+    """A function URL POST event, as the bench sends it."""
+    return make_event("POST", path, body, request_id="bench", user_agent="bench")
 
 
 def main() -> None:

@@ -132,10 +132,10 @@ def _run(*args: str) -> bool:
 def int8_missing(int8_dir: Path) -> list[str]:
     """The files of the INT8 artefact that ``int8_dir`` lacks (all of them when it is absent).
 
-    The forms come from :mod:`app.qa.quantize`, so an artefact made by an older quantizer with
+    The forms come from :mod:`app.qa.int8`, so an artefact made by an older quantizer with
     other forms counts as incomplete and is rebuilt rather than baked into a 503.
     """
-    from app.qa.quantize import FORMS
+    from app.qa.int8 import FORMS
 
     names = [f"{form}-{suffix}" for form in FORMS for suffix in ("symbol.json", "0000.params")]
     return [name for name in names if not (int8_dir / name).is_file()]

@@ -227,8 +227,9 @@ def convert(source: str, out: Path) -> AlbertQaConfig:
     arrays = map_weights(read_tensors(src), arch)
 
     from app.qa import model as qa_model  # mxnet only from here on
+    from app.qa.runtime import configure_threads
 
-    qa_model.configure_threads(None)
+    configure_threads(None)
 
     out.mkdir(parents=True, exist_ok=True)
     print(f"writing {out / PARAMS_FILE}", flush=True)

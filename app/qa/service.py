@@ -78,8 +78,9 @@ class QaService:
     def load(cls, settings: Settings) -> QaService:
         """Load tokenizer, config and model from ``settings.qa_model_dir``; warm every bucket."""
         t0 = time.perf_counter()
-        from app.qa.model import QaModel, import_framework
+        from app.qa.model import QaModel
         from app.qa.modeldir import AlbertQaConfig
+        from app.qa.runtime import import_framework
 
         import_framework(settings.num_threads)
         t1 = time.perf_counter()

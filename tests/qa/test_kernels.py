@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from app.qa import kernels
-from app.qa.model import _mx, build_net, load_kernels
+from app.qa.model import build_net
 from app.qa.modeldir import Architecture
+from app.qa.runtime import load_kernels
+from app.qa.runtime import mxnet as _mx
 
 
 def _gelu_new(x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from app.errors import ModelLoadError
-from app.qa.model import QaModel, cpu_quota_threads
+from app.qa.model import QaModel
+from app.qa.runtime import cpu_quota_threads
 from tests.qa.conftest import PARITY_CONFIGS
 
 TOLERANCE = 1e-4

@@ -122,15 +122,13 @@ def test_quantize_answers_agree_with_fp32_through_service(quantized_dir: Path) -
 def test_quantize_missing_artefact_file_says_how_to_rebuild(
     quantized_dir: Path, tmp_path: Path
 ) -> None:
-    from app.qa.model import QaModel
-    from app.qa.quantize import load_int8
+    from app.qa.int8 import load_int8
 
-    model = QaModel.load(quantized_dir, precision="fp32", num_threads=2)
     broken = tmp_path / "int8"
     broken.mkdir()
     (broken / "padded-symbol.json").write_text("{}")
     with pytest.raises(ModelLoadError, match="make quantize"):
-        load_int8(broken, model)
+        load_int8(broken)
 
 
 def test_quantize_auto_precision_picks_the_artefact(quantized_dir: Path) -> None:

@@ -1,0 +1,69 @@
+"""Lambda function URL events (payload format 2.0) and Lambda contexts made in-process.
+
+The init warm-up, the bench and the tests send requests through the real handler the way a
+function URL does; this is the one place that knows the event's shape.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+def function_url_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    request_id: str = "local",
+    user_agent: str = "lambda-nlp",
+) -> dict[str, Any]:
+    """A function URL event for ``method path``; a ``body`` other than None is sent as JSON."""
+    domain = "local.lambda-url.on.aws"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/json",
+            "host": domain,
+            "x-request-id": request_id,
+            **(headers or {}),
+        },
+        "requestContext": {
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": user_agent,
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "domainName": domain,
+            "accountId": "anonymous",
+        },
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes powertools and Mangum read from a Lambda context."""
+
+    aws_request_id: str = "local"
+    function_name: str = "lambda-nlp"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 3008
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:lambda-nlp"
+    log_group_name: str = "lambda-nlp"
+    log_stream_name: str = "lambda-nlp"
+    remaining_millis: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis

@@ -1,0 +1,116 @@
+"""The INT8 forward: quantized graphs made by :mod:`app.qa.quantize`, loaded and run.
+
+``QaModel.load(precision="int8")`` calls :func:`load_int8`: the graph is imported once, and every
+new (batch, length) shape gets its own static-shape SymbolBlock over the *same* parameters,
+because a static-shape graph re-initialises on a new shape (slow) and the buckets are few and
+warmed up at init. Making the artefact (calibration, fidelity) is the offline tool's job.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.errors import ModelLoadError, error_summary
+from app.qa.runtime import mxnet as _mx
+
+FloatArray = npt.NDArray[np.float32]
+Array = npt.NDArray[Any]
+#: The graph forms quantized: the masked graph (ids, types, mask) only. Nearly every window is
+#: padded to its bucket, so the unmasked form ran only when a window filled its bucket exactly,
+#: and it doubled the shapes init must warm (docs/performance.md).
+FORMS = ("padded",)
+#: Windows per INT8 batch beyond one: 2 or 3 windows run as 4 (one warmed shape per bucket).
+BATCH_STEP = 4
+
+
+class Int8Runner:
+    """(ids, types, mask) (B, T) -> start, end logits (B, T) through the INT8 graphs."""
+
+    def __init__(self, graphs: dict[str, Any]) -> None:
+        self._graphs = graphs  # form -> the imported SymbolBlock (parameter owner)
+        self._blocks: dict[tuple[str, int, int], Any] = {}
+
+    def _block(self, form: str, shape: tuple[int, int]) -> Any:
+        key = (form, *shape)
+        block = self._blocks.get(key)
+        if block is None:
+            mx = _mx()
+            owner = self._graphs[form]
+            names = ["data0", "data1"] + (["data2"] if form == "padded" else [])
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
+                block = mx.gluon.SymbolBlock(
+                    owner._cached_graph[1], [mx.sym.var(n) for n in names], params=owner.params
+                )
+            block.hybridize(static_alloc=True, static_shape=True)
+            self._blocks[key] = block
+        return block
+
+    def __call__(
+        self, input_ids: Array, token_type_ids: Array, attention_mask: Array
+    ) -> tuple[FloatArray, FloatArray]:
+        mx = _mx()
+        rows = int(input_ids.shape[0])
+        padded_rows = _batch_bucket(rows)
+        if padded_rows != rows:
+            # Repeat the last window so the batch has a warmed-up shape; its logits are dropped.
+            fill = np.arange(padded_rows).clip(max=rows - 1)
+            input_ids, token_type_ids, attention_mask = (
+                a[fill] for a in (input_ids, token_type_ids, attention_mask)
+            )
+        shape = (padded_rows, int(input_ids.shape[1]))
+        out = self._block("padded", shape)(
+            mx.nd.array(input_ids, dtype="float32"),
+            mx.nd.array(token_type_ids, dtype="float32"),
+            mx.nd.array(attention_mask, dtype="float32"),
+        )
+        logits = out.asnumpy().astype(np.float32, copy=False)[:, :rows]
+        return logits[0], logits[1]
+
+
+def _batch_bucket(rows: int) -> int:
+    """Batch sizes the INT8 graphs run at: 1, then multiples of BATCH_STEP.
+
+    Every new (batch, length) shape builds and initialises a graph (hundreds of ms); the service
+    sends chunks of up to 4 windows and warms batches 1 and 4, so 2 or 3 windows run as 4.
+    """
+    return rows if rows <= 1 else -(-rows // BATCH_STEP) * BATCH_STEP
+
+
+def load_int8(int8_dir: Path) -> Int8Runner:
+    """Import the quantized graphs from ``int8_dir`` (the seam ``QaModel.load`` calls)."""
+    mx = _mx()
+    graphs: dict[str, Any] = {}
+    for form in FORMS:
+        symbol, params = int8_dir / f"{form}-symbol.json", int8_dir / f"{form}-0000.params"
+        if not (symbol.is_file() and params.is_file()):
+            raise ModelLoadError(
+                f"The INT8 artefact {int8_dir} lacks {symbol.name} or {params.name}; rebuild it "
+                f"with `make quantize MODEL_DIR={int8_dir.parent}` or set QA_PRECISION=fp32."
+            )
+        names = ["data0", "data1"] + (["data2"] if form == "padded" else [])
+        try:
+            sym = mx.sym.load(str(symbol))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
+                block = mx.gluon.SymbolBlock(sym, [mx.sym.var(n) for n in names])
+            block.collect_params().load(
+                str(params),
+                ctx=mx.cpu(),
+                cast_dtype=True,
+                dtype_source="saved",
+                ignore_extra=True,
+            )
+        except (mx.base.MXNetError, AssertionError, ValueError) as exc:
+            raise ModelLoadError(
+                f"The INT8 artefact {int8_dir} is corrupt or was made by another version "
+                f"({error_summary(exc)}). Rebuild it with `make quantize MODEL_DIR={int8_dir.parent}`."
+            ) from None
+        block._cached_graph = ([mx.sym.var(n) for n in names], sym)
+        graphs[form] = block
+    return Int8Runner(graphs)

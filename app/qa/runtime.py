@@ -1,0 +1,123 @@
+"""The MXNet runtime of the QA model: threads, the framework import, the kernel library.
+
+mxnet and gluonnlp are imported lazily (:func:`mxnet`, :func:`gluonnlp`), so importing this module
+is cheap and :func:`configure_threads` can set ``OMP_NUM_THREADS`` before mxnet reads it at import.
+:mod:`app.qa.model` (the graph) and :mod:`app.qa.int8` (the quantized graphs) build on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from app.errors import error_summary
+
+log = logging.getLogger(__name__)
+
+
+def cpu_quota_threads(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """Threads the container may use: the cgroup CPU quota (v2, then v1), else ``os.cpu_count``."""
+    cpus = os.cpu_count() or 1
+    quota: float | None = None
+    try:
+        parts = (cgroup_root / "cpu.max").read_text().split()
+        if parts[0] != "max":
+            quota = int(parts[0]) / int(parts[1])
+    except (OSError, ValueError, IndexError):
+        try:
+            q = int((cgroup_root / "cpu" / "cpu.cfs_quota_us").read_text())
+            p = int((cgroup_root / "cpu" / "cpu.cfs_period_us").read_text())
+            # -1 means no quota
+            quota = q / p if q > 0 and p > 0 else None
+        except (OSError, ValueError):
+            quota = None
+    if quota is None:
+        return cpus
+    return max(1, min(cpus, math.ceil(quota)))
+
+
+def configure_threads(num_threads: int | None) -> int:
+    """Set the OpenMP thread count before mxnet is imported; return the count in force."""
+    wanted = num_threads or cpu_quota_threads()
+    if "mxnet" in sys.modules:
+        current = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        if current != wanted:
+            # mxnet sized its OpenMP pool at import; the environment no longer changes it.
+            log.warning(
+                "mxnet already imported with OMP_NUM_THREADS=%s; wanted %s", current, wanted
+            )
+        return current or wanted
+    os.environ["OMP_NUM_THREADS"] = str(wanted)
+    # Spinning OpenMP workers collapse when the CPUs are shared (Python and mxnet's engine
+    # threads share the same vCPUs): measured 3-4x faster with PASSIVE here. An explicit
+    # OMP_WAIT_POLICY in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return wanted
+
+
+def mxnet() -> ModuleType:
+    # numpy>=1.24 dropped the alias mxnet 1.9 still uses; harmless on 1.23.
+    if np.lib.NumpyVersion(np.__version__) >= "1.24.0":
+        np.bool = bool  # type: ignore[attr-defined]
+    import mxnet as mx
+
+    module: ModuleType = mx
+    return module
+
+
+def import_framework(num_threads: int | None) -> int:
+    """Import mxnet and gluonnlp with the thread count in force (mxnet reads it at import).
+
+    The QA service calls this first, so its init log shows the framework import as the
+    "import" phase rather than inside "load". Returns the thread count.
+    """
+    threads = configure_threads(num_threads)
+    gluonnlp()
+    return threads
+
+
+def gluonnlp() -> ModuleType:
+    """gluonnlp (0.10), imported after mxnet; it provides the layer's feed-forward block."""
+    mxnet()
+    import gluonnlp as nlp
+
+    module: ModuleType = nlp
+    return module
+
+
+_kernels: dict[str, str] = {}
+
+
+def load_kernels() -> bool:
+    """Load the project's operator library (:mod:`app.qa.kernels`) into mxnet, once.
+
+    Returns whether ``lnlp_gelu_tanh`` is available. mxnet-mkl 1.6 predates the extension API,
+    and a checkout without a compiler cannot build it: both run the composite GELU instead
+    (exact too, about 5x slower per call), and the reason is logged once.
+    """
+    if "status" in _kernels:
+        return _kernels["status"] == "loaded"
+    from app.qa.kernels import KernelBuildError, library_path, mxnet_supports_kernels
+
+    mx = mxnet()
+    if not mxnet_supports_kernels(mx.__version__):
+        _kernels["status"] = f"mxnet {mx.__version__} cannot load extension operators"
+    else:
+        try:
+            path = library_path(Path(str(mx.__file__)).parent)
+            mx.library.load(str(path), verbose=False)
+            _kernels["status"] = "loaded"
+        except (KernelBuildError, OSError, mx.base.MXNetError) as exc:
+            _kernels["status"] = error_summary(exc)
+    if _kernels["status"] != "loaded":
+        log.warning(
+            "QA kernels unavailable (%s): the GELU runs as a composite of mxnet ops",
+            _kernels["status"],
+        )
+    return _kernels["status"] == "loaded"

@@ -1,1 +1,1 @@
-"""Offline tools: training the small QA model, measuring INT8 accuracy (not part of the images)."""
+"""Offline tools (model fetching, training the small QA model, INT8 accuracy); not part of the images."""

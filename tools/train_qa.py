@@ -1,0 +1,384 @@
+"""Train a small ALBERT extractive-QA model on CPU from the synthetic corpus (tools/qa_corpus.py).
+
+    python -m tools.train_qa --out models/trained-small [--minutes 13] [--force]
+
+writes ``OUT/hf``: a transformers checkpoint (``AlbertForQuestionAnswering``, safetensors, and an
+``AlbertTokenizerFast`` over a SentencePiece vocabulary trained here on the training split) that
+``python -m app.qa.convert --from-hf OUT/hf --out DIR`` accepts, and ``OUT/train.json`` (sizes,
+time, loss curve, held-out exact match of the torch model). When ``OUT/hf`` is complete it is
+reused, not retrained (``--force`` retrains). Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.qa_corpus import QaExample, describe, generate
+from tools.qa_metrics import exact_match, f1_score
+
+HF_DIR = "hf"
+TRAIN_INFO = "train.json"
+SEED = 0
+#: Contexts per split: training examples are never repeated within the time budget.
+TRAIN_CONTEXTS = 5000
+HELDOUT_CONTEXTS = 200
+QUESTIONS_PER_CONTEXT = 3
+MAX_SEQ_LENGTH = 384
+DOC_STRIDE = 128
+
+ARCHITECTURE: dict[str, Any] = {
+    "embedding_size": 128,
+    "hidden_size": 128,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 12,
+    "intermediate_size": 512,
+    "hidden_act": "gelu_new",  # ALBERT's default: the activation the INT8 path must handle
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "layer_norm_eps": 1e-12,
+}
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What the training run does; recorded in train.json."""
+
+    minutes: float = 15.0
+    max_steps: int = 100_000
+    batch_size: int = 8
+    learning_rate: float = 6e-4
+    warmup_fraction: float = 0.06
+    weight_decay: float = 0.01
+    vocab_size: int = 3000
+    threads: int = 2
+    seed: int = SEED
+
+
+def corpus(split: str) -> list[QaExample]:
+    """The examples of a split, exactly as training and evaluation use them."""
+    if split == "train":
+        return list(generate("train", TRAIN_CONTEXTS, questions_per_context=QUESTIONS_PER_CONTEXT))
+    if split == "heldout":
+        return list(
+            generate("heldout", HELDOUT_CONTEXTS, questions_per_context=QUESTIONS_PER_CONTEXT)
+        )
+    raise ValueError(f"unknown split {split!r}")
+
+
+def train_sentencepiece(texts: Sequence[str], out_dir: Path, vocab_size: int) -> Path:
+    """An ALBERT-style ``spiece.model`` (pad 0, unk 1, [CLS] 2, [SEP] 3, [MASK] 4, nmt_nfkc).
+
+    BPE, not ALBERT's unigram: sentencepiece 0.2's unigram trainer degenerates on this templated
+    corpus (it splits even "is" and "by" into single letters, doubling the sequence length),
+    while BPE learns whole words. Both load the same way in AlbertTokenizer(Fast) and the service.
+    """
+    import sentencepiece as spm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = out_dir / "spm-corpus.txt"
+    # ALBERT lower-cases before SentencePiece, so the vocabulary is lower-case.
+    lines.write_text("\n".join(t.lower() for t in texts) + "\n", encoding="utf-8")
+    prefix = out_dir / "spiece"
+    spm.SentencePieceTrainer.train(
+        input=str(lines),
+        model_prefix=str(prefix),
+        model_type="bpe",
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,
+        pad_id=0,
+        unk_id=1,
+        bos_id=-1,
+        eos_id=-1,
+        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
+        normalization_rule_name="nmt_nfkc",
+        character_coverage=1.0,
+        input_sentence_size=200_000,
+        shuffle_input_sentence=True,
+        num_threads=2,
+        minloglevel=2,
+    )
+    lines.unlink()
+    return prefix.with_suffix(".model")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One tokenized window with its answer's token positions (0, 0 when outside it)."""
+
+    input_ids: list[int]
+    token_type_ids: list[int]
+    start: int
+    end: int
+
+
+def featurize(tokenizer: Any, examples: Sequence[QaExample]) -> list[Feature]:
+    """Windows like the service's ([CLS] question [SEP] context [SEP], stride 128, 384 tokens)."""
+    enc = tokenizer(
+        [e.question for e in examples],
+        [e.context for e in examples],
+        truncation="only_second",
+        max_length=MAX_SEQ_LENGTH,
+        stride=DOC_STRIDE,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    features = []
+    for i, ids in enumerate(enc["input_ids"]):
+        example = examples[enc["overflow_to_sample_mapping"][i]]
+        sequence_ids = enc.sequence_ids(i)
+        offsets = enc["offset_mapping"][i]
+        start = end = 0
+        context_tokens = [t for t, s in enumerate(sequence_ids) if s == 1]
+        first, last = context_tokens[0], context_tokens[-1]
+        if offsets[first][0] <= example.answer_start and offsets[last][1] >= example.answer_end:
+            start = next(t for t in context_tokens if offsets[t][1] > example.answer_start)
+            end = next(t for t in reversed(context_tokens) if offsets[t][0] < example.answer_end)
+        features.append(Feature(list(ids), list(enc["token_type_ids"][i]), start, end))
+    return features
+
+
+def batches(features: Sequence[Feature], batch_size: int, rng: random.Random) -> Iterator[Any]:
+    """Endless batches (tensors), shuffled, grouped by length so little padding is computed."""
+    import torch
+
+    order = list(range(len(features)))
+    while True:
+        rng.shuffle(order)
+        group = batch_size * 32
+        for g in range(0, len(order), group):
+            chunk = sorted(order[g : g + group], key=lambda i: len(features[i].input_ids))
+            blocks = [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
+            rng.shuffle(blocks)
+            for block in blocks:
+                width = max(len(features[i].input_ids) for i in block)
+                ids = torch.zeros((len(block), width), dtype=torch.long)
+                types = torch.zeros_like(ids)
+                mask = torch.zeros_like(ids)
+                for row, i in enumerate(block):
+                    f = features[i]
+                    n = len(f.input_ids)
+                    ids[row, :n] = torch.tensor(f.input_ids)
+                    types[row, :n] = torch.tensor(f.token_type_ids)
+                    mask[row, :n] = 1
+                starts = torch.tensor([features[i].start for i in block])
+                ends = torch.tensor([features[i].end for i in block])
+                yield ids, types, mask, starts, ends
+
+
+def predict_torch(
+    model: Any, tokenizer: Any, examples: Sequence[QaExample], *, max_answer_length: int = 15
+) -> list[str]:
+    """Answers of a transformers model through transformers' own question-answering pipeline."""
+    from transformers import pipeline
+
+    qa = pipeline("question-answering", model=model, tokenizer=tokenizer, device="cpu")
+    out = []
+    for e in examples:
+        result = qa(
+            question=e.question,
+            context=e.context,
+            max_seq_len=MAX_SEQ_LENGTH,
+            doc_stride=DOC_STRIDE,
+            max_answer_len=max_answer_length,
+        )
+        out.append(str(result["answer"]))
+    return out
+
+
+def score(predictions: Sequence[str], examples: Sequence[QaExample]) -> dict[str, float]:
+    """Exact match and F1 (percent)."""
+    n = max(len(examples), 1)
+    return {
+        "exact_match": 100.0
+        * sum(exact_match(p, e.answer_text) for p, e in zip(predictions, examples, strict=True))
+        / n,
+        "f1": 100.0
+        * sum(f1_score(p, e.answer_text) for p, e in zip(predictions, examples, strict=True))
+        / n,
+    }
+
+
+def train(out: Path, options: TrainOptions) -> dict[str, Any]:
+    """Train into ``out/hf`` (via a temporary directory) and write ``out/train.json``."""
+    import torch
+    from transformers import AlbertConfig, AlbertForQuestionAnswering, AlbertTokenizerFast
+
+    torch.set_num_threads(options.threads)
+    torch.set_flush_denormal(True)
+    torch.manual_seed(options.seed)
+    rng = random.Random(options.seed)
+    began = time.perf_counter()
+
+    print("==> building the corpus", flush=True)
+    train_examples, heldout = corpus("train"), corpus("heldout")
+    tmp = Path(tempfile.mkdtemp(prefix="hf.tmp-", dir=out))
+    sentences = {s for e in train_examples for s in re.split(r"(?<=[.?!]) ", e.context)}
+    texts = sorted(sentences) + [e.question for e in train_examples]
+    print(f"==> training a SentencePiece vocabulary on {len(texts)} training texts", flush=True)
+    spiece = train_sentencepiece(texts, tmp / "spm", options.vocab_size)
+    tokenizer = AlbertTokenizerFast(vocab_file=str(spiece))  # type: ignore[no-untyped-call]
+    tokenizer.save_pretrained(str(tmp))
+    if not (tmp / "spiece.model").is_file():
+        shutil.copyfile(spiece, tmp / "spiece.model")
+    shutil.rmtree(tmp / "spm")
+    vocab_size = len(tokenizer)
+    features = featurize(tokenizer, train_examples)
+    lengths = sorted(len(f.input_ids) for f in features)
+    print(
+        f"    vocabulary {vocab_size}; {len(train_examples)} training questions -> "
+        f"{len(features)} windows, tokens p50 {lengths[len(lengths) // 2]} max {lengths[-1]}",
+        flush=True,
+    )
+
+    config = AlbertConfig(  # type: ignore[no-untyped-call]
+        vocab_size=vocab_size,
+        **ARCHITECTURE,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        classifier_dropout_prob=0.0,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+    )
+    model = AlbertForQuestionAnswering(config)
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 or "LayerNorm" in n]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": options.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=options.learning_rate,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+    )
+    budget = options.minutes * 60.0
+    print(
+        f"==> training {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters for "
+        f"{options.minutes:g} min on {options.threads} threads (batch {options.batch_size})",
+        flush=True,
+    )
+    loop_began = time.perf_counter()
+    curve: list[dict[str, float]] = []
+    step, seen, running = 0, 0, 0.0
+    for ids, types, mask, starts, ends in batches(features, options.batch_size, rng):
+        elapsed = time.perf_counter() - loop_began
+        progress = max(step / options.max_steps, elapsed / budget)
+        if progress >= 1.0:
+            break
+        warm = options.warmup_fraction
+        factor = progress / warm if progress < warm else (1.0 - progress) / (1.0 - warm)
+        for group in optimizer.param_groups:
+            group["lr"] = options.learning_rate * max(factor, 0.01)
+        loss = model(
+            input_ids=ids,
+            token_type_ids=types,
+            attention_mask=mask,
+            start_positions=starts,
+            end_positions=ends,
+        ).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        seen += len(ids)
+        running = loss.item() if step == 1 else 0.95 * running + 0.05 * loss.item()
+        if step % 10 == 0:
+            curve.append({"step": step, "seconds": round(elapsed, 1), "loss": round(running, 4)})
+            print(
+                f"    step {step:5d}  {elapsed / 60:5.1f}/{options.minutes:g} min  "
+                f"loss {running:.3f}  lr {optimizer.param_groups[0]['lr']:.2e}  "
+                f"windows {seen}",
+                flush=True,
+            )
+    train_seconds = time.perf_counter() - loop_began
+    model.eval()  # type: ignore[no-untyped-call]
+
+    print(
+        f"==> held-out check with the transformers pipeline ({len(heldout)} questions)", flush=True
+    )
+    with torch.inference_mode():
+        torch_scores = score(predict_torch(model, tokenizer, heldout), heldout)
+    print(
+        f"    torch held-out exact match {torch_scores['exact_match']:.2f}, F1 {torch_scores['f1']:.2f}",
+        flush=True,
+    )
+
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    info: dict[str, Any] = {
+        "architecture": {"vocab_size": vocab_size, **ARCHITECTURE},
+        "options": asdict(options),
+        "train_seconds": round(train_seconds, 1),
+        "total_seconds": round(time.perf_counter() - began, 1),
+        "steps": step,
+        "windows_seen": seen,
+        "train_windows_available": len(features),
+        "train_questions": len(train_examples),
+        "heldout_questions": len(heldout),
+        "torch_heldout": torch_scores,
+        "final_loss": round(running, 4),
+        "loss_curve": curve,
+        "corpus": describe(),
+        "torch": torch.__version__,
+        "threads": options.threads,
+    }
+    hf = out / HF_DIR
+    if hf.exists():
+        shutil.rmtree(hf)
+    tmp.rename(hf)
+    (out / TRAIN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return info
+
+
+def is_cached(out: Path) -> bool:
+    """Whether ``out`` holds a complete trained checkpoint and its train.json."""
+    hf = out / HF_DIR
+    return (
+        all((hf / name).is_file() for name in ("config.json", "model.safetensors", "spiece.model"))
+        and (out / TRAIN_INFO).is_file()
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.train_qa", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("models/trained-small"), metavar="DIR")
+    parser.add_argument(
+        "--minutes", type=float, default=TrainOptions.minutes, help="training budget"
+    )
+    parser.add_argument("--threads", type=int, default=TrainOptions.threads)
+    parser.add_argument("--force", action="store_true", help="retrain even if OUT/hf exists")
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    if is_cached(out) and not args.force:
+        info = json.loads((out / TRAIN_INFO).read_text(encoding="utf-8"))
+        print(
+            f"reusing the trained checkpoint {out / HF_DIR} (trained in {info['train_seconds'] / 60:.1f} min, "
+            f"torch held-out EM {info['torch_heldout']['exact_match']:.2f}); --force retrains"
+        )
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    # Sleeping, not spinning, OpenMP workers: on a shared machine spinning ones are descheduled at
+    # every barrier (2-3x slower steps here; the service does the same, see configure_threads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    info = train(out, TrainOptions(minutes=args.minutes, threads=args.threads))
+    print(f"done: {out / HF_DIR} in {info['total_seconds'] / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

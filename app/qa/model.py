@@ -83,6 +83,7 @@ def build_net(arch: Architecture) -> Any:
     mx = _mx()
     nn = mx.gluon.nn
     Base: Any = mx.gluon.HybridBlock
+    fused = load_kernels()
 
     class Embeddings(Base):  # type: ignore[misc]
         """Factorised embedding: (B, T) ids -> (T, B, H)."""
@@ -133,12 +134,16 @@ def build_net(arch: Architecture) -> Any:
             heads = arch.num_attention_heads
             qkv = self.qkv(x)  # (T, B, 3H) interleaved per head
             scores = F.contrib.interleaved_matmul_selfatt_qk(qkv, heads=heads)  # (B*heads, T, T)
-            if mask is not None:
-                # (B*heads, T, T) -> (B, heads, T, T) + (B, 1, 1, T) -> back
-                scores = F.reshape(scores, shape=(-4, -1, heads, -2))
-                bias = F.expand_dims(F.expand_dims((1.0 - mask) * _MASK_VALUE, axis=1), axis=1)
-                scores = F.reshape(F.broadcast_add(scores, bias), shape=(-3, -2))
-            probs = F.softmax(scores, axis=-1)
+            if mask is not None and fused:
+                # The additive padding mask and the softmax in one pass (app/qa/kernels).
+                probs = F.lnlp_masked_softmax(scores, mask)
+            else:
+                if mask is not None:
+                    # (B*heads, T, T) -> (B, heads, T, T) + (B, 1, 1, T) -> back
+                    scores = F.reshape(scores, shape=(-4, -1, heads, -2))
+                    bias = F.expand_dims(F.expand_dims((1.0 - mask) * _MASK_VALUE, axis=1), axis=1)
+                    scores = F.reshape(F.broadcast_add(scores, bias), shape=(-3, -2))
+                probs = F.softmax(scores, axis=-1)
             context = F.contrib.interleaved_matmul_selfatt_valatt(qkv, probs, heads=heads)
             x = self.attn_norm(x + self.attn_out(context))
             return self.ffn(x)

@@ -64,8 +64,8 @@ def test_kernels_gelu_tanh_gradient_matches_finite_differences() -> None:
     assert np.abs(data.grad.asnumpy() - ref).max() < 1e-5
 
 
-def test_kernels_gelu_new_layer_runs_one_op() -> None:
-    """The layer's graph holds the fused op and none of the composite's tanh/power ops."""
+def test_kernels_layer_runs_the_fused_ops() -> None:
+    """The masked graph holds both fused ops and none of the composites' ops."""
     arch = Architecture(
         vocab_size=50,
         embedding_size=8,
@@ -80,10 +80,67 @@ def test_kernels_gelu_new_layer_runs_one_op() -> None:
     )
     mx = _mx()
     net = build_net(arch)
-    sym = net(mx.sym.var("ids"), mx.sym.var("types"))
+    sym = net(mx.sym.var("ids"), mx.sym.var("types"), mx.sym.var("mask"))
     ops = {node["op"] for node in json.loads(sym.tojson())["nodes"]}
-    assert "lnlp_gelu_tanh" in ops
-    assert not ops & {"tanh", "Activation", "_power_scalar"}
+    assert {"lnlp_gelu_tanh", "lnlp_masked_softmax"} <= ops
+    assert not ops & {"tanh", "Activation", "_power_scalar", "softmax"}
+
+
+def _masked_softmax_reference(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    heads = scores.shape[0] // mask.shape[0]
+    bias = np.repeat((1.0 - mask) * -10000.0, heads, axis=0)[:, None, :]
+    x = scores.astype(np.float64) + bias
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_kernels_masked_softmax_matches_the_composite() -> None:
+    assert load_kernels()
+    mx = _mx()
+    rng = np.random.default_rng(3)
+    batch, heads, t = 3, 4, 37
+    scores = rng.normal(0, 4, (batch * heads, t, t)).astype(np.float32)
+    mask = np.ones((batch, t), dtype=np.float32)
+    mask[1, 30:] = 0
+    mask[2, 5:] = 0
+    got = mx.nd.lnlp_masked_softmax(mx.nd.array(scores), mx.nd.array(mask)).asnumpy()
+    ref = _masked_softmax_reference(scores, mask)
+    assert np.abs(got - ref).max() < 1e-6
+    padded = np.repeat(mask == 0, heads, axis=0)[:, None, :].repeat(t, axis=1)
+    assert np.all(got[padded] == 0.0)  # exactly, as exp(-1e4) in float32
+    assert np.allclose(got.sum(axis=-1), 1.0, atol=1e-6)
+
+
+def test_kernels_masked_softmax_rejects_mismatched_shapes() -> None:
+    assert load_kernels()
+    mx = _mx()
+    with pytest.raises(mx.base.MXNetError, match="lnlp_masked_softmax"):
+        mx.nd.lnlp_masked_softmax(mx.nd.ones((6, 5, 5)), mx.nd.ones((4, 5))).wait_to_read()
+
+
+def test_kernels_masked_softmax_gradient_matches_finite_differences() -> None:
+    assert load_kernels()
+    mx = _mx()
+    rng = np.random.default_rng(4)
+    scores = rng.normal(0, 1, (2, 6, 6))
+    mask = np.ones((1, 6), dtype=np.float32)
+    mask[0, 4:] = 0
+    weights = rng.normal(0, 1, scores.shape)
+    data = mx.nd.array(scores.astype(np.float32))
+    data.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.lnlp_masked_softmax(data, mx.nd.array(mask))
+    y.backward(mx.nd.array(weights.astype(np.float32)))
+    h = 1e-6
+    numeric = np.zeros_like(scores)
+    for index in np.ndindex(scores.shape):
+        up, down = scores.copy(), scores.copy()
+        up[index] += h
+        down[index] -= h
+        numeric[index] = (
+            (_masked_softmax_reference(up, mask) - _masked_softmax_reference(down, mask)) * weights
+        ).sum() / (2 * h)
+    assert np.abs(data.grad.asnumpy() - numeric).max() < 1e-4
 
 
 @pytest.mark.parametrize(

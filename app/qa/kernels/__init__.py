@@ -1,7 +1,8 @@
 """The QA model's own MXNet operators: a small C++ extension library (mxnet 1.9 ``lib_api.h``).
 
-It holds one operator, ``lnlp_gelu_tanh`` (ALBERT's ``gelu_new`` in one pass; see
-``gelu_tanh.cc`` for why). The images compile it in their build stage and ship the ``.so`` next
+It holds two operators: ``lnlp_gelu_tanh`` (ALBERT's ``gelu_new`` in one pass) and
+``lnlp_masked_softmax`` (attention's additive padding mask and softmax in one pass); the
+``.cc`` files say why. The images compile it in their build stage and ship the ``.so`` next
 to this file; a development checkout compiles it once, on first use, into a cache directory
 (``$XDG_CACHE_HOME/lambda-nlp``, else ``~/.cache/lambda-nlp``), which needs ``g++`` and takes
 about 15 s.
@@ -23,7 +24,8 @@ import tempfile
 from pathlib import Path
 
 LIBRARY_NAME = "liblnlp_kernels.so"
-SOURCES = ("gelu_tanh.cc",)
+SOURCES = ("library.cc", "gelu_tanh.cc", "masked_softmax.cc")
+HEADERS = ("exp_bounded.h",)
 #: -fno-trapping-math lets the compiler run the clamped lanes unmasked: 1.1 ms instead of 10 ms
 #: on a (384, 3072) array here; it changes no result (the kernel raises no FP exceptions).
 #: The C++ runtime is linked statically, so the library needs nothing the Lambda base may lack.
@@ -33,6 +35,7 @@ CXXFLAGS = (
     "-fPIC",
     "-fno-trapping-math",
     "-fno-math-errno",
+    "-fopenmp",
     "-static-libstdc++",
     "-static-libgcc",
 )
@@ -58,7 +61,7 @@ def mxnet_supports_kernels(version: str) -> bool:
 def source_digest() -> str:
     """Hash of the sources and flags: a cached build is reused only for the same inputs."""
     digest = hashlib.sha256(" ".join(CXXFLAGS).encode())
-    for name in SOURCES:
+    for name in (*SOURCES, *HEADERS):
         digest.update((_HERE / name).read_bytes())
     return digest.hexdigest()[:16]
 

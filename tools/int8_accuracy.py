@@ -250,6 +250,42 @@ def evaluate(work: Path, *, threads: int, limit: int | None) -> dict[str, Any]:
     }
 
 
+def _repeats(seen: int, available: int) -> str:
+    """How often a run saw each window of a pool, in words."""
+    if seen <= available:
+        return "no example repeated"
+    return f"{seen / available:.1f} passes"
+
+
+def _curriculum(t: dict[str, Any]) -> str:
+    """The training windows the run saw, by curriculum stage."""
+    short = int(t.get("short_windows_seen", 0))
+    full = int(t["windows_seen"]) - short
+    text = (
+        f"{full} full-length windows seen out of {t['train_windows_available']} "
+        f"({_repeats(full, int(t['train_windows_available']))})"
+    )
+    if not short:
+        return text
+    share = 100 * t["options"]["curriculum"]
+    return (
+        f"first {share:g}% of the budget on short contexts (10-40 words: two or three subjects, "
+        f"two facts each; {short} windows seen out of {t['short_windows_available']}, "
+        f"{_repeats(short, int(t['short_windows_available']))}), then {text}"
+    )
+
+
+def _vnni_note(flags: Sequence[str]) -> str:
+    """What the CPU's int8 instructions mean for the INT8 figures."""
+    if any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8")):
+        return "The CPU has VNNI/AMX int8 instructions."
+    return (
+        "The CPU has neither AVX-512 nor VNNI, so oneDNN's int8 GEMM runs on AVX2 "
+        "(`vpmaddubsw`, whose 16-bit intermediate sums can saturate); the INT8 figures are as "
+        "measured on this CPU, the kind Lambda runs on."
+    )
+
+
 def _row(name: str, s: dict[str, Any]) -> str:
     cells = [f"{s[p]['exact_match']:.2f} / {s[p]['f1']:.2f}" for p in ("torch", "fp32", "int8")]
     return f"| {name} ({s['fp32']['n']}) | " + " | ".join(cells) + " |"
@@ -260,9 +296,16 @@ def render(r: dict[str, Any]) -> str:
     t, s, lg = r["training"], r["scores"], r["logits"]
     arch = t["architecture"]
     values = r["corpus"]["values"]
-    verdict = "meets" if r["decision"]["int8_qualifies"] else "does **not** meet"
+    qualifies = r["decision"]["int8_qualifies"]
+    verdict = "meets" if qualifies else "does **not** meet"
+    consequence = (
+        "INT8 qualifies as the default precision"
+        if qualifies
+        else "fp32 stays the default precision"
+    )
     if s["fp32"]["all"]["exact_match"] < MIN_USEFUL_EM:
         verdict = f"formally {verdict} (meaningless here: see the warning above)"
+        consequence = "no conclusion can be drawn"
     d_em = s["int8"]["all"]["exact_match"] - s["fp32"]["all"]["exact_match"]
     d_f1 = s["int8"]["all"]["f1"] - s["fp32"]["all"]["f1"]
     g = GLUONNLP_BERT_BASE_SQUAD11_F1
@@ -283,10 +326,10 @@ def render(r: dict[str, Any]) -> str:
         "",
         *(
             [
-                f"> **The model did not learn the task** (fp32 held-out EM "
-                f"{s['fp32']['all']['exact_match']:.2f} < {MIN_USEFUL_EM:g}): its logits are nearly "
-                "flat, so the EM and agreement figures below cannot decide the INT8 question. Train "
-                "longer (`make accuracy ACCURACY_RETRAIN=1 ACCURACY_MINUTES=...`).",
+                f"> **The model has not learned the task well enough** (fp32 held-out EM "
+                f"{s['fp32']['all']['exact_match']:.2f} < {MIN_USEFUL_EM:g}): most of its answers "
+                "are wrong, so the EM and agreement figures below cannot decide the INT8 question. "
+                "Train longer (`make accuracy ACCURACY_RETRAIN=1 ACCURACY_MINUTES=...`).",
                 "",
             ]
             if s["fp32"]["all"]["exact_match"] < MIN_USEFUL_EM
@@ -316,7 +359,7 @@ def render(r: dict[str, Any]) -> str:
         "**Decision rule** (issue 14): INT8 becomes the default if it loses at most "
         f"{r['decision']['max_em_loss']:g} EM point and agrees with fp32 on at least "
         f"{r['decision']['min_agreement']:g}% of answers. On this model INT8 {verdict} the rule "
-        f"({d_em:+.2f} EM, {r['answer_agreement']:.2f}% agreement).",
+        f"({d_em:+.2f} EM, {r['answer_agreement']:.2f}% agreement): {consequence}.",
         "",
         "For scale, GluonNLP's published post-training INT8 result for BERT-base on SQuAD 1.1 (its "
         f"model zoo / quantization docs, MXNet + oneDNN) is F1 {g['fp32']:.2f} fp32 vs "
@@ -327,17 +370,18 @@ def render(r: dict[str, Any]) -> str:
         "",
         f"- CPU: {r['cpu']} ({', '.join(r['cpu_flags']) or 'no AVX2'}), {r['threads']} threads; "
         + ", ".join(f"{k} {v}" for k, v in r["versions"].items())
-        + ".",
+        + ". "
+        + _vnni_note(r["cpu_flags"]),
         f"- Model: ALBERT, vocabulary {arch['vocab_size']} (SentencePiece trained on the training "
         f"split), E{arch['embedding_size']} H{arch['hidden_size']}, {arch['num_attention_heads']} "
         f"heads, one shared layer applied {arch['num_hidden_layers']} times, FFN "
         f"{arch['intermediate_size']}, `{arch['hidden_act']}`; model version {r['model_version']}.",
         f"- Training: {t['train_seconds'] / 60:.1f} min of training ({t['total_seconds'] / 60:.1f} min "
         f"in all, with the vocabulary and the held-out check) on {t['threads']} threads, "
-        f"{t['steps']} steps of batch {t['options']['batch_size']}, {t['windows_seen']} windows "
-        f"seen out of {t['train_windows_available']} (no example repeated), AdamW at peak lr "
-        f"{t['options']['learning_rate']:g} with linear warm-up and decay over the time budget; "
-        f"final loss {t['final_loss']:.3f}. torch {t['torch']}.",
+        f"{t['steps']} steps of batch {t['options']['batch_size']}: {_curriculum(t)}; AdamW at "
+        f"peak lr {t['options']['learning_rate']:g} with linear warm-up "
+        f"({100 * t['options']['warmup_fraction']:g}%) and decay over the time budget, gradient "
+        f"norm clipped at 1; final loss {t['final_loss']:.3f}. torch {t['torch']}.",
         f"- Quantization: `python -m app.qa.quantize` defaults ({', '.join(f'{k} {v}' for k, v in q.items() if k != 'mxnet')}),"
         " calibrated on the quantizer's own built-in prose, not on this corpus.",
         f"- Evaluation: {r['heldout_questions']} held-out questions over {r['heldout_contexts']} "
@@ -372,7 +416,8 @@ def render(r: dict[str, Any]) -> str:
         "relation: new word orders over known words) appear only in the held-out split; the table's "
         "second and third rows split the questions by whether they met one.",
         f"- sizes: {t['train_questions']} training questions over {TRAIN_CONTEXTS} "
-        f"contexts (the run saw {t['windows_seen']} of the questions); {r['heldout_questions']} held-out "
+        f"contexts, plus {t.get('short_windows_available', 0)} short curriculum questions (the run "
+        f"saw {t['windows_seen']} windows in all); {r['heldout_questions']} held-out "
         f"questions over {r['heldout_contexts']} contexts. The torch model's held-out EM at the end "
         f"of training was {t['torch_heldout']['exact_match']:.2f}.",
         "",

@@ -525,9 +525,19 @@ def _sentence(template: str, fact: _Fact) -> tuple[str, int]:
 
 
 def make_context(
-    rng: random.Random, split: Split, *, min_words: int = 90, max_words: int = 170
+    rng: random.Random,
+    split: Split,
+    *,
+    min_words: int = 90,
+    max_words: int = 170,
+    max_facts: int | None = None,
+    max_subjects: int | None = None,
 ) -> tuple[str, list[tuple[_Fact, str, int]]]:
-    """A context and its facts: (fact, sentence template, answer offset in the context)."""
+    """A context and its facts: (fact, sentence template, answer offset in the context).
+
+    ``max_facts`` caps the facts per subject and ``max_subjects`` the subjects (short contexts
+    for a training curriculum).
+    """
     drawer = _Drawer(rng, split)
     subjects: list[tuple[str, str]] = [
         ("person", drawer.person()) for _ in range(rng.randint(1, 2))
@@ -535,13 +545,14 @@ def make_context(
     subjects += [("org", drawer.org())]
     subjects += [("town", drawer.town()) for _ in range(rng.randint(1, 2))]
     rng.shuffle(subjects)
+    subjects = subjects[:max_subjects]
     target = rng.randint(min_words, max_words)
     # Facts grouped by subject (as encyclopaedia prose is), distractors anywhere in between.
     blocks: list[list[_Fact]] = []
     for kind, subject in subjects:
         relations = list(RELATIONS_BY_SUBJECT[kind])
         rng.shuffle(relations)
-        chosen = relations[: rng.randint(2, len(relations))]
+        chosen = relations[: rng.randint(2, min(max_facts or len(relations), len(relations)))]
         blocks.append([_Fact(r, subject, drawer.answer(r)) for r in chosen])
     items: list[_Fact | str] = [fact for block in blocks for fact in block]
     words = sum(len(r.relation.sentences[0].split()) + 1 for r in items if isinstance(r, _Fact))
@@ -570,12 +581,26 @@ def _question(template: str, fact: _Fact) -> str:
 
 
 def generate(
-    split: Split, n_contexts: int, *, questions_per_context: int = 3, seed: int = 0
+    split: Split,
+    n_contexts: int,
+    *,
+    questions_per_context: int = 3,
+    seed: int = 0,
+    short: bool = False,
 ) -> Iterator[QaExample]:
-    """Examples of ``split`` from ``n_contexts`` contexts (deterministic for a seed)."""
-    rng = random.Random(f"{split}:{seed}")
+    """Examples of ``split`` from ``n_contexts`` contexts (deterministic for a seed).
+
+    ``short`` contexts (10-40 words: two or three subjects, two facts each) are an easier curriculum
+    stage for training; the held-out split uses the default, full-length contexts.
+    """
+    rng = random.Random(f"{split}:{seed}:short" if short else f"{split}:{seed}")
     for c in range(n_contexts):
-        context, facts = make_context(rng, split)
+        if short:
+            context, facts = make_context(
+                rng, split, min_words=10, max_words=40, max_facts=2, max_subjects=rng.randint(2, 3)
+            )
+        else:
+            context, facts = make_context(rng, split)
         chosen = rng.sample(facts, min(questions_per_context, len(facts)))
         for q, (fact, sentence_template, start) in enumerate(chosen):
             question_template = rng.choice(fact.relation.question_pool(split))

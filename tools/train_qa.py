@@ -31,19 +31,21 @@ from tools.qa_metrics import exact_match, f1_score
 HF_DIR = "hf"
 TRAIN_INFO = "train.json"
 SEED = 0
-#: Contexts per split: training examples are never repeated within the time budget.
-TRAIN_CONTEXTS = 5000
+#: Contexts per split: enough that the time budget sees each training example about once.
+TRAIN_CONTEXTS = 10000
+#: Short training contexts (two or three subjects, two facts each) for the first CURRICULUM share of the time budget: they
+#: teach "find the question's subject, take the value of the asked relation" in cheap steps.
+SHORT_CONTEXTS = 8000
+CURRICULUM = 0.5
 HELDOUT_CONTEXTS = 200
 QUESTIONS_PER_CONTEXT = 3
 MAX_SEQ_LENGTH = 384
 DOC_STRIDE = 128
 
+#: Fixed parts of the architecture; depth and width are TrainOptions (recorded in train.json).
 ARCHITECTURE: dict[str, Any] = {
     "embedding_size": 128,
-    "hidden_size": 128,
     "num_attention_heads": 4,
-    "num_hidden_layers": 12,
-    "intermediate_size": 512,
     "hidden_act": "gelu_new",  # ALBERT's default: the activation the INT8 path must handle
     "max_position_embeddings": 512,
     "type_vocab_size": 2,
@@ -57,17 +59,39 @@ class TrainOptions:
 
     minutes: float = 15.0
     max_steps: int = 100_000
-    batch_size: int = 8
-    learning_rate: float = 6e-4
-    warmup_fraction: float = 0.06
+    #: One shared ALBERT layer applied ``layers`` times; FFN width 4 x hidden.
+    layers: int = 4
+    hidden: int = 128
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    warmup_fraction: float = 0.05
+    #: Share of the budget trained on short contexts first (SHORT_CONTEXTS).
+    curriculum: float = CURRICULUM
     weight_decay: float = 0.01
     vocab_size: int = 3000
     threads: int = 2
     seed: int = SEED
+    #: Held-out questions checked with the torch model at the end (None: all of them).
+    heldout_limit: int | None = None
+
+    def architecture(self) -> dict[str, Any]:
+        """AlbertConfig keywords (without the vocabulary size)."""
+        return {
+            **ARCHITECTURE,
+            "hidden_size": self.hidden,
+            "num_hidden_layers": self.layers,
+            "intermediate_size": 4 * self.hidden,
+        }
 
 
 def corpus(split: str) -> list[QaExample]:
     """The examples of a split, exactly as training and evaluation use them."""
+    if split == "train-short":
+        return list(
+            generate(
+                "train", SHORT_CONTEXTS, questions_per_context=QUESTIONS_PER_CONTEXT, short=True
+            )
+        )
     if split == "train":
         return list(generate("train", TRAIN_CONTEXTS, questions_per_context=QUESTIONS_PER_CONTEXT))
     if split == "heldout":
@@ -222,7 +246,8 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
     began = time.perf_counter()
 
     print("==> building the corpus", flush=True)
-    train_examples, heldout = corpus("train"), corpus("heldout")
+    train_examples, heldout = corpus("train"), corpus("heldout")[: options.heldout_limit]
+    short_examples = corpus("train-short")
     tmp = Path(tempfile.mkdtemp(prefix="hf.tmp-", dir=out))
     sentences = {s for e in train_examples for s in re.split(r"(?<=[.?!]) ", e.context)}
     texts = sorted(sentences) + [e.question for e in train_examples]
@@ -235,6 +260,7 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
     shutil.rmtree(tmp / "spm")
     vocab_size = len(tokenizer)
     features = featurize(tokenizer, train_examples)
+    short_features = featurize(tokenizer, short_examples)
     lengths = sorted(len(f.input_ids) for f in features)
     print(
         f"    vocabulary {vocab_size}; {len(train_examples)} training questions -> "
@@ -244,7 +270,7 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
 
     config = AlbertConfig(  # type: ignore[no-untyped-call]
         vocab_size=vocab_size,
-        **ARCHITECTURE,
+        **options.architecture(),
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
         classifier_dropout_prob=0.0,
@@ -274,11 +300,17 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
     loop_began = time.perf_counter()
     curve: list[dict[str, float]] = []
     step, seen, running = 0, 0, 0.0
-    for ids, types, mask, starts, ends in batches(features, options.batch_size, rng):
+    full_batches = batches(features, options.batch_size, rng)
+    short_batches = batches(short_features, options.batch_size, rng)
+    short_seen = 0
+    while True:
         elapsed = time.perf_counter() - loop_began
         progress = max(step / options.max_steps, elapsed / budget)
         if progress >= 1.0:
             break
+        in_curriculum = progress < options.curriculum
+        ids, types, mask, starts, ends = next(short_batches if in_curriculum else full_batches)
+        short_seen += len(ids) if in_curriculum else 0
         warm = options.warmup_fraction
         factor = progress / warm if progress < warm else (1.0 - progress) / (1.0 - warm)
         for group in optimizer.param_groups:
@@ -320,13 +352,15 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
 
     model.save_pretrained(str(tmp), safe_serialization=True)
     info: dict[str, Any] = {
-        "architecture": {"vocab_size": vocab_size, **ARCHITECTURE},
+        "architecture": {"vocab_size": vocab_size, **options.architecture()},
         "options": asdict(options),
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.perf_counter() - began, 1),
         "steps": step,
         "windows_seen": seen,
         "train_windows_available": len(features),
+        "short_windows_seen": short_seen,
+        "short_windows_available": len(short_features),
         "train_questions": len(train_examples),
         "heldout_questions": len(heldout),
         "torch_heldout": torch_scores,
@@ -360,6 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         "--minutes", type=float, default=TrainOptions.minutes, help="training budget"
     )
     parser.add_argument("--threads", type=int, default=TrainOptions.threads)
+    parser.add_argument("--layers", type=int, default=TrainOptions.layers)
+    parser.add_argument("--hidden", type=int, default=TrainOptions.hidden)
+    parser.add_argument("--batch-size", type=int, default=TrainOptions.batch_size)
+    parser.add_argument("--lr", type=float, default=TrainOptions.learning_rate)
+    parser.add_argument("--curriculum", type=float, default=TrainOptions.curriculum)
+    parser.add_argument(
+        "--heldout-limit", type=int, default=None, help="check only the first N held-out questions"
+    )
     parser.add_argument("--force", action="store_true", help="retrain even if OUT/hf exists")
     args = parser.parse_args(argv)
     out: Path = args.out
@@ -375,7 +417,17 @@ def main(argv: list[str] | None = None) -> int:
     # Sleeping, not spinning, OpenMP workers: on a shared machine spinning ones are descheduled at
     # every barrier (2-3x slower steps here; the service does the same, see configure_threads).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    info = train(out, TrainOptions(minutes=args.minutes, threads=args.threads))
+    options = TrainOptions(
+        minutes=args.minutes,
+        threads=args.threads,
+        layers=args.layers,
+        hidden=args.hidden,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        curriculum=args.curriculum,
+        heldout_limit=args.heldout_limit,
+    )
+    info = train(out, options)
     print(f"done: {out / HF_DIR} in {info['total_seconds'] / 60:.1f} min")
     return 0
 

@@ -86,3 +86,16 @@ def test_questions_name_a_subject_of_their_context(heldout: list[QaExample]) -> 
         words = re.findall(r"[A-Z][a-z]+", e.question)
         names = [w for w in words if w.lower() not in {"who", "what", "where", "when", "which"}]
         assert names and any(re.search(rf"\b{n}\b", e.context) for n in names), e.question
+
+
+def test_short_curriculum_contexts(heldout: list[QaExample]) -> None:
+    short = list(generate("train", 150, short=True))
+    assert short != list(generate("train", 150))
+    for e in short:
+        assert e.context[e.answer_start : e.answer_end] == e.answer_text, e.id
+        assert e.all_templates_seen
+    words = [len(e.context.split()) for e in short]
+    assert max(words) <= 80 and sum(words) / len(words) <= 55
+    # Still only training values: no held-out answer appears in a short context.
+    text = " ".join({e.context for e in short})
+    assert not any(re.search(rf"\b{re.escape(e.answer_text)}\b", text) for e in heldout)

@@ -7,8 +7,8 @@ MODEL_DIR ?= models/qa
 QUANTIZE_ARGS ?=
 
 # The QA image the bench starts: a random ALBERT-base-sized model baked in (latency does not
-# depend on the weights), with its INT8 artefact, so the container runs the default precision
-# (QA_PRECISION=auto: int8) and a clean clone measures a real QA container, not a 503.
+# depend on the weights), so a clean clone measures a real QA container at the default
+# precision (fp32), not the 503 of no model.
 BENCH_QA_MODEL ?= build/test-models/qa-base/model
 BENCH_QA_IMAGE ?= lambda-nlp/qa:bench
 
@@ -24,7 +24,6 @@ bench-quick: venv ## CI-speed smoke of the bench harness (writes to .bench-cache
 bench-qa-image: venv base-images ## The QA image with a random ALBERT-base-sized model, for the bench
 	@test -f $(BENCH_QA_MODEL)/config.json || \
 	  $(PY) -m tests.qa.checkpoints --out $(patsubst %/,%,$(dir $(BENCH_QA_MODEL))) --size base --converted
-	@test -f $(BENCH_QA_MODEL)/int8/padded-symbol.json || $(PY) -m app.qa.quantize --model-dir $(BENCH_QA_MODEL)
 	@$(MAKE) --no-print-directory image-qa QA_IMAGE=$(BENCH_QA_IMAGE) QA_MODEL_SRC=$(BENCH_QA_MODEL)
 
 bench-mkl-venv: $(MKL_VENV)/.installed ## Separate venv with mxnet-mkl 1.6.0 + gluonnlp (cannot share a venv with mxnet 1.9.1)

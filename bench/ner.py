@@ -139,7 +139,7 @@ def run_ner(spec: dict[str, Any]) -> dict[str, Any]:
     )
     texts = [TEXT_100_WORDS] * n_texts
     words = sum(len(t.split()) for t in texts)
-    batch_event = function_url_event("/ner/batch", {"texts": texts})
+    batch_event = function_url_event("POST", "/ner/batch", {"texts": texts}, request_id="bench")
 
     def batch_handler() -> None:
         if app.main.handler(batch_event, context)["statusCode"] != 200:

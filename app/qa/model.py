@@ -256,9 +256,9 @@ class QaModel:
     """A loaded ALBERT QA model: numpy in, numpy out.
 
     ``net`` is the fp32 HybridBlock holding the parameters (call it with ids, types[, mask]);
-    ``graph_unpadded`` / ``graph_padded`` are its hybridized forms, the seam
-    :mod:`app.qa.quantize` builds INT8 from. ``int8_runner`` replaces the fp32 forward when
-    ``precision="int8"``: ``app.qa.quantize.load_int8(int8_dir, model) -> Runner``.
+    ``graph_unpadded`` / ``graph_padded`` are its hybridized forms; the service runs the masked
+    ``graph_padded``, the one :mod:`app.qa.quantize` makes INT8 from. ``int8_runner`` replaces
+    the fp32 forward when ``precision="int8"``: ``app.qa.int8.load_int8(int8_dir) -> Runner``.
     """
 
     def __init__(

@@ -160,7 +160,7 @@ def _batches(arrays: Sequence[Array], batch: int) -> Iterator[list[Any]]:
 def quantize(
     model_dir: Path, *, calib_length: int = 128, calib_windows: int = 32, batch: int = 4
 ) -> Path:
-    """Quantize both graph forms of ``model_dir``'s fp32 model into ``model_dir/int8``."""
+    """Quantize the masked graph of ``model_dir``'s fp32 model into ``model_dir/int8``."""
     from app.qa.model import QaModel
 
     mx = _mx()

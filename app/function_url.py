@@ -1,13 +1,14 @@
 """Lambda function URL events (payload format 2.0) and Lambda contexts made in-process.
 
 The init warm-up, the bench and the tests send requests through the real handler the way a
-function URL does; this is the one place that knows the event's shape.
+function URL does; this is the one place that knows the event's shape and the context's.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -52,18 +53,20 @@ def function_url_event(
     }
 
 
-@dataclass(frozen=True)
+@dataclass
 class LambdaContext:
-    """The attributes powertools and Mangum read from a Lambda context."""
+    """The attributes powertools and Mangum read from a Lambda context, with a real countdown:
+    ``get_remaining_time_in_millis`` falls from ``timeout_ms`` as time passes, as Lambda's does."""
 
     aws_request_id: str = "local"
     function_name: str = "lambda-nlp"
     function_version: str = "$LATEST"
     memory_limit_in_mb: int = 3008
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:lambda-nlp"
-    log_group_name: str = "lambda-nlp"
-    log_stream_name: str = "lambda-nlp"
-    remaining_millis: int = 60_000
+    log_group_name: str = "/aws/lambda/lambda-nlp"
+    log_stream_name: str = "local"
+    timeout_ms: int = 60_000
+    started: float = field(default_factory=time.monotonic, repr=False)
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
+        return int(self.timeout_ms - (time.monotonic() - self.started) * 1000)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from app.function_url import LambdaContext
 
 # The module-level app in app.main loads what SERVICES names; the suite's default is NER only.
 os.environ.setdefault("SERVICES", "ner")
@@ -23,26 +23,6 @@ def load_event(name: str) -> dict[str, Any]:
     """A function URL event (payload format 2.0) from tests/events/."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
     return event
-
-
-@dataclass
-class LambdaContext:
-    """Stands in for the Lambda context object (the AWS account boundary)."""
-
-    function_name: str = "lambda-nlp-test"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:lambda-nlp-test"
-    memory_limit_in_mb: int = 3008
-    aws_request_id: str = "5c1d6a2e-1111-2222-3333-444455556666"
-    log_group_name: str = "/aws/lambda/lambda-nlp-test"
-    log_stream_name: str = "2026/11/25/[$LATEST]abcdef"
-    timeout_ms: int = 30_000
-
-    def __post_init__(self) -> None:
-        self._started = time.monotonic()
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int(self.timeout_ms - (time.monotonic() - self._started) * 1000)
 
 
 @pytest.fixture

@@ -97,9 +97,9 @@ _kernels: dict[str, str] = {}
 def load_kernels() -> bool:
     """Load the project's operator library (:mod:`app.qa.kernels`) into mxnet, once.
 
-    Returns whether ``lnlp_gelu_tanh`` is available. mxnet-mkl 1.6 predates the extension API,
-    and a checkout without a compiler cannot build it: both run the composite GELU instead
-    (exact too, about 5x slower per call), and the reason is logged once.
+    Returns whether its operators (:data:`KERNEL_OPS`) are available. mxnet-mkl 1.6 predates the
+    extension API, and a checkout without a compiler cannot build it: both run the same maths as
+    a composite of mxnet ops instead (exact too, slower), and the reason is logged once.
     """
     if "status" in _kernels:
         return _kernels["status"] == "loaded"
@@ -116,7 +116,7 @@ def load_kernels() -> bool:
             _kernels["status"] = error_summary(exc)
     if _kernels["status"] != "loaded":
         log.warning(
-            "QA kernels unavailable (%s): the GELU runs as a composite of mxnet ops",
+            "QA kernels unavailable (%s): the GELU and the attention mask run as mxnet ops",
             _kernels["status"],
         )
     return _kernels["status"] == "loaded"

@@ -411,26 +411,16 @@ def targets(r: dict[str, Any]) -> list[str]:
                 within(e2e.get(engine), hf, bound),
             )
         )
-    for t in ("128", "384"):
-        ort = fwd.get(("ort-fp32", t))
-        rows.append(
-            (
-                f"INT8 raw forward <= 0.5x ONNX Runtime fp32, T={t}",
-                f"{_fmt(fwd.get(('project-int8', t)), 0)} ms vs {_fmt(ort, 0)} ms "
-                f"({_ratio(fwd.get(('project-int8', t)), ort)})",
-                within(fwd.get(("project-int8", t)), ort, 0.5),
+    for engine, label, bound in (("project-int8", "INT8 raw", 0.5), ("project-fp32", "fp32", 1.2)):
+        for t in ("128", "384"):
+            ours, ort = fwd.get((engine, t)), fwd.get(("ort-fp32", t))
+            rows.append(
+                (
+                    f"{label} forward <= {bound}x ONNX Runtime fp32, T={t}",
+                    f"{_fmt(ours, 0)} ms vs {_fmt(ort, 0)} ms ({_ratio(ours, ort)})",
+                    within(ours, ort, bound),
+                )
             )
-        )
-    for t in ("128", "384"):
-        ort = fwd.get(("ort-fp32", t))
-        rows.append(
-            (
-                f"fp32 forward <= 1.2x ONNX Runtime fp32, T={t}",
-                f"{_fmt(fwd.get(('project-fp32', t)), 0)} ms vs {_fmt(ort, 0)} ms "
-                f"({_ratio(fwd.get(('project-fp32', t)), ort)})",
-                within(fwd.get(("project-fp32", t)), ort, 1.2),
-            )
-        )
     rows += [
         (
             "QA cold start < 3 s, fresh process to first answer (fp32, the default)",

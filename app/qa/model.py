@@ -171,21 +171,13 @@ def build_net(arch: Architecture) -> Any:
     return AlbertQa()
 
 
-def _entry_points(body: Any) -> tuple[Any, Any]:
-    """Two hybridized graphs over ``body``'s parameters: (ids, types) and (ids, types, mask).
+def _masked_graph(body: Any) -> Any:
+    """The hybridized graph every forward runs: (ids, types, mask) over ``body``'s parameters.
 
-    A CachedOp is fixed to the inputs of its first call, so the masked and unmasked forms need
-    one graph each; they share every parameter because they share the block.
+    One form only: requests pad every window to its bucket, so an unmasked graph would run only
+    when a window filled its bucket exactly, and each form is a graph to warm per shape.
     """
     Base: Any = _mx().gluon.HybridBlock
-
-    class Unpadded(Base):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__(prefix="")
-            self.body = body
-
-        def hybrid_forward(self, F: Any, input_ids: Any, token_type_ids: Any) -> Any:
-            return self.body(input_ids, token_type_ids)
 
     class Padded(Base):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -195,10 +187,9 @@ def _entry_points(body: Any) -> tuple[Any, Any]:
         def hybrid_forward(self, F: Any, input_ids: Any, token_type_ids: Any, mask: Any) -> Any:
             return self.body(input_ids, token_type_ids, mask)
 
-    graphs = (Unpadded(), Padded())
-    for graph in graphs:
-        graph.hybridize(static_alloc=True, static_shape=True)
-    return graphs
+    graph = Padded()
+    graph.hybridize(static_alloc=True, static_shape=True)
+    return graph
 
 
 def write_params(arch: Architecture, arrays: Mapping[str, Array], path: Path) -> None:
@@ -256,8 +247,8 @@ class QaModel:
     """A loaded ALBERT QA model: numpy in, numpy out.
 
     ``net`` is the fp32 HybridBlock holding the parameters (call it with ids, types[, mask]);
-    ``graph_unpadded`` / ``graph_padded`` are its hybridized forms; the service runs the masked
-    ``graph_padded``, the one :mod:`app.qa.quantize` makes INT8 from. ``int8_runner`` replaces
+    ``graph_padded`` is its hybridized masked form, the one every forward runs and
+    :mod:`app.qa.quantize` makes INT8 from. ``int8_runner`` replaces
     the fp32 forward when ``precision="int8"``: ``app.qa.int8.load_int8(int8_dir) -> Runner``.
     """
 
@@ -275,7 +266,7 @@ class QaModel:
         # Inference only: with no gradients wanted, the cached graphs need no backward pass
         # (the kernel op has none) and hold no gradient buffers.
         net.collect_params().setattr("grad_req", "null")
-        self.graph_unpadded, self.graph_padded = _entry_points(net)
+        self.graph_padded = _masked_graph(net)
         self.precision = precision
         self.num_threads = num_threads
         self.int8_runner = int8_runner

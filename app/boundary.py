@@ -6,7 +6,7 @@ is not a string, a ``Host`` whose port is not a number. An exception raised out 
 reaches a function URL's client as a bare 502, and the logs without the request's context.
 :class:`LambdaBoundary` checks and normalises the event first and answers what cannot be served
 with the one error shape (400), then turns anything unexpected outside the app into the generic
-500. Failures inside the app are :class:`app.main.RequestContextMiddleware`'s.
+500. Failures inside the app are :class:`app.web.RequestContextMiddleware`'s.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ Adapter = Callable[[dict[str, Any], Any], dict[str, Any]]
 """Mangum, or anything that answers a normalised function URL event with a Lambda result."""
 
 RenderError = Callable[[int, str, str, str | None], Response]
-"""``app.main.error_response``: (status, code, message, request id) -> the one error shape."""
+"""``app.web.error_response``: (status, code, message, request id) -> the one error shape."""
 
 EVENT_FORMAT = (
     "Call the function through its function URL, or invoke it with a function URL event "

@@ -73,7 +73,19 @@ class Settings(BaseSettings):
     num_threads: int | None = Field(
         default=None, ge=1, description="Inference threads; default from the cgroup CPU quota."
     )
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(
+        default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(
+                f"LOG_LEVEL {value!r} is not a level; use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+            )
+        return level
 
     @field_validator("services", mode="before")
     @classmethod

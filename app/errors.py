@@ -1,7 +1,7 @@
 """The error catalogue: every error the API returns, each with an HTTP status and a stable code.
 
 Messages say what went wrong and what to do about it (the spaCy ``errors.py`` habit). One
-exception handler in :mod:`app.main` renders them all as ``{"error": {"code", "message"}}``.
+exception handler in :mod:`app.web` renders them all as ``{"error": {"code", "message"}}``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Structured JSON logging (aws-lambda-powertools Logger), one logger for the whole process.
 
 In Lambda every record carries the function request id (``inject_lambda_context`` in
-:mod:`app.main`); locally the request middleware appends its own ``request_id``.
+:mod:`app.lambda_handler`); locally the request middleware appends its own ``request_id``.
 """
 
 from __future__ import annotations

@@ -30,10 +30,31 @@ class Services:
     errors: dict[str, str] = field(default_factory=dict)
     load_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """The enabled services whose model is loaded and serving."""
+        return tuple(
+            name
+            for name in self.enabled
+            if (self.ner if name == "ner" else self.qa) is not None and name not in self.errors
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Every enabled service is loaded (what SageMaker's /ping asks)."""
+        return len(self.loaded) == len(self.enabled)
+
     @classmethod
     def load(cls, settings: Settings) -> Services:
         """Load every enabled service and log how long each phase took."""
         services = cls(enabled=settings.services)
+        services.load_enabled(settings)
+        return services
+
+    def load_enabled(self, settings: Settings) -> None:
+        """Load the enabled services into this instance (the serving mode loads in a thread
+        while its server already answers /ping with 503)."""
+        services = self
         for name in settings.services:
             started = time.perf_counter()
             try:
@@ -66,4 +87,3 @@ class Services:
                     "phases": services.load_seconds.get(name, {}),
                 },
             )
-        return services

@@ -90,7 +90,7 @@ def run_cold(spec: dict[str, Any]) -> dict[str, Any]:
         service = kind.split("-")[1]
         phases = {
             **app.main.services.load_seconds.get(service, {}),
-            "request_path": app.main._warm_seconds,
+            "request_path": app.main.warm_up_seconds,
         }
     marks["answered"] = time.time()
     result: dict[str, Any] = {"marks": marks, "answer": answer}

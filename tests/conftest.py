@@ -65,21 +65,20 @@ def qa_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def qa_main(main_module: Any, qa_model_dir: Path) -> Any:
-    """A QA function (SERVICES=qa) built like app.main builds it: app, services and handler."""
+    """A QA function (SERVICES=qa) built by the functions app.main calls: app, services and
+    the Lambda handler (warm-up included)."""
     from types import SimpleNamespace
 
-    from mangum import Mangum
-
     from app.config import Settings
+    from app.lambda_handler import create_handler
     from app.services import Services
 
     settings = Settings(services=("qa",), qa_model_dir=qa_model_dir)
     services = Services.load(settings)
     assert not services.errors, services.errors
     app = main_module.create_app(settings, services)
-    return SimpleNamespace(
-        settings=settings, services=services, app=app, handler=Mangum(app, lifespan="off")
-    )
+    handler, _ = create_handler(app, services)
+    return SimpleNamespace(settings=settings, services=services, app=app, handler=handler)
 
 
 @pytest.fixture(scope="session")

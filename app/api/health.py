@@ -36,7 +36,12 @@ async def health(services: ServicesDep) -> HealthResponse:
     for name in services.enabled:
         loaded = services.ner if name == "ner" else services.qa
         if loaded is None:
-            details[name] = ServiceHealth(status="unavailable", error=services.errors.get(name))
+            details[name] = ServiceHealth(
+                status="unavailable",
+                error=services.errors.get(
+                    name, "The model is still loading; retry in a few seconds."
+                ),
+            )
         else:
             details[name] = ServiceHealth(
                 status="ok",

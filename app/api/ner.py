@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, TypeAdapter
 
+from app import metrics
 from app.api.deps import NerServiceDep, SettingsDep, check_batch_size, run_model
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.errors import PayloadTooLargeError
@@ -108,6 +109,8 @@ async def ner(
 ) -> Response:
     check_text_size(body.text, settings.ner_max_text_chars)
     entities = await run_model(request, service.extract, body.text, body.labels)
+    metrics.add("Characters", len(body.text))
+    metrics.add("Entities", len(entities))
     return _json(_NER_BODY.dump_json(_NerBody(entities=entities, model=_model(service))))
 
 
@@ -123,6 +126,8 @@ async def ner_batch(
     for index, text in enumerate(body.texts):
         check_text_size(text, settings.ner_max_text_chars, what=f"text at index {index}")
     results = await run_model(request, service.extract_batch, body.texts, body.labels)
+    metrics.add("Characters", sum(len(text) for text in body.texts))
+    metrics.add("Entities", sum(len(entities) for entities in results))
     content = _NerBatchBody(
         results=[_NerResultBody(entities=entities) for entities in results], model=_model(service)
     )

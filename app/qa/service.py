@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app import metrics
 from app.config import Settings
 from app.errors import (
     BadRequestError,
@@ -140,6 +141,8 @@ class QaService:
         """
         stride = doc_stride or self.settings.qa_doc_stride
         windows = self._windows(question, context, stride)
+        metrics.add("Windows", windows.count)
+        metrics.add("Tokens", int(windows.attention_mask.sum()))
         start_logits, end_logits = self._forward(windows, deadline)
         return decode_answers(
             context,

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from app.boundary import LambdaBoundary
 from tests.conftest import LambdaContext
 from tests.hardening.function_url_events import assert_answer, function_url_events
 
@@ -20,13 +19,13 @@ Handler = Callable[[Any, Any], dict[str, Any]]
 
 @pytest.fixture(scope="session", params=["ner", "qa"])
 def function_handler(request: pytest.FixtureRequest, main_module: Any) -> Handler:
-    """The NER function's own ``app.main.handler``; the QA function (tiny random ALBERT) behind
-    the same boundary, as ``app.main`` builds it for ``SERVICES=qa``."""
+    """The NER function's own ``app.main.handler``; the QA function (tiny random ALBERT) built
+    by the same ``create_handler`` that ``app.main`` calls for ``SERVICES=qa``."""
     if request.param == "ner":
         handler: Handler = main_module.handler
         return handler
-    qa_main = request.getfixturevalue("qa_main")
-    return LambdaBoundary(qa_main.handler, main_module.error_response)
+    qa_handler: Handler = request.getfixturevalue("qa_main").handler
+    return qa_handler
 
 
 @settings(

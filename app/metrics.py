@@ -1,0 +1,125 @@
+"""CloudWatch metrics in embedded metric format (EMF), written per request with powertools.
+
+Each request that reaches a model prints one EMF line: ``ModelLatency`` (ms), and for NER
+``Characters`` and ``Entities``, for QA ``Tokens`` and ``Windows``; the first request of a
+process adds ``ColdStart``. A request answered with an error prints one more line, ``Errors``,
+with the error code as a dimension. CloudWatch turns the lines of a Lambda log into metrics
+without any API call; under SageMaker they are in the endpoint's log group (docs/monitoring.md).
+
+Dimensions stay few: ``service`` (ner, qa) on every metric and ``code`` on ``Errors``. Each stack
+writes to its own namespace (``POWERTOOLS_METRICS_NAMESPACE``, ``LambdaNlp`` by default), so
+two stacks in one account do not mix. ``EphemeralMetrics`` rather than ``Metrics``: its buffer is
+not shared across instances, so concurrent requests of the serving mode cannot mix their values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from app.logging import logger
+
+DEFAULT_NAMESPACE = "LambdaNlp"
+
+
+@dataclass
+class RequestMetrics:
+    """What one request measured, summed per metric name."""
+
+    values: dict[str, tuple[MetricUnit, float]] = field(default_factory=dict)
+    error_codes: list[str] = field(default_factory=list)
+
+    def add(self, name: str, value: float, unit: MetricUnit = MetricUnit.Count) -> None:
+        _, previous = self.values.get(name, (unit, 0.0))
+        self.values[name] = (unit, previous + value)
+
+
+_current: ContextVar[RequestMetrics | None] = ContextVar("lambda_nlp_request_metrics", default=None)
+
+
+class Publisher:
+    """Writes the EMF lines of a request; one per process (:data:`publisher`)."""
+
+    def __init__(self) -> None:
+        self.service = os.environ.get("POWERTOOLS_SERVICE_NAME", "lambda-nlp")
+        self.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
+        self.cold_start = True
+        self.suspended = False
+
+    def configure(self, services: tuple[str, ...]) -> None:
+        """Name the ``service`` dimension after what this process serves, unless the
+        environment names it (``POWERTOOLS_SERVICE_NAME``)."""
+        self.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "+".join(services)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No metrics from the requests inside (the init warm-up's are not traffic)."""
+        self.suspended = True
+        try:
+            yield
+        finally:
+            self.suspended = False
+
+    def publish(self, request: RequestMetrics) -> None:
+        if self.suspended:
+            return
+        try:
+            if request.values or self.cold_start:
+                lines = self._metrics()
+                for name, (unit, value) in request.values.items():
+                    lines.add_metric(name=name, unit=unit, value=value)
+                if self.cold_start:
+                    lines.add_metric(name="ColdStart", unit=MetricUnit.Count, value=1)
+                    self.cold_start = False
+                lines.flush_metrics()
+            for code in request.error_codes:
+                errors = self._metrics()
+                errors.add_dimension(name="code", value=code)
+                errors.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+                errors.flush_metrics()
+        except Exception:
+            # Metrics must never cost a request its answer.
+            logger.exception("metrics_failed")
+
+    def _metrics(self) -> EphemeralMetrics:
+        return EphemeralMetrics(namespace=self.namespace, service=self.service)
+
+
+publisher = Publisher()
+
+
+@contextmanager
+def request_scope() -> Iterator[RequestMetrics]:
+    """Collect the metrics of one request and publish them when it ends."""
+    request = RequestMetrics()
+    token = _current.set(request)
+    try:
+        yield request
+    finally:
+        _current.reset(token)
+        publisher.publish(request)
+
+
+def add(name: str, value: float, unit: MetricUnit = MetricUnit.Count) -> None:
+    """Add ``value`` to metric ``name`` of the current request (nothing outside a request)."""
+    request = _current.get()
+    if request is not None:
+        request.add(name, value, unit)
+
+
+def add_latency(name: str, seconds: float) -> None:
+    add(name, round(seconds * 1000.0, 3), MetricUnit.Milliseconds)
+
+
+def error(code: str) -> None:
+    """Count an error answer; outside a request (the Lambda boundary) it is published at once."""
+    request = _current.get()
+    if request is not None:
+        request.error_codes.append(code)
+    else:
+        publisher.publish(RequestMetrics(error_codes=[code]))

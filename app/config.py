@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     num_threads: int | None = Field(
         default=None, ge=1, description="Inference threads; default from the cgroup CPU quota."
     )
+    serve_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Server processes of the SageMaker serving mode (`serve`); default: one per CPU for "
+            "NER, one for QA (its MXNet uses every CPU)."
+        ),
+    )
     log_level: str = Field(
         default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )

@@ -8,7 +8,6 @@ is cheap and :func:`configure_threads` can set ``OMP_NUM_THREADS`` before mxnet 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 from pathlib import Path
@@ -16,30 +15,10 @@ from types import ModuleType
 
 import numpy as np
 
+from app.cpus import cpu_quota_threads
 from app.errors import error_summary
 
 log = logging.getLogger(__name__)
-
-
-def cpu_quota_threads(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
-    """Threads the container may use: the cgroup CPU quota (v2, then v1), else ``os.cpu_count``."""
-    cpus = os.cpu_count() or 1
-    quota: float | None = None
-    try:
-        parts = (cgroup_root / "cpu.max").read_text().split()
-        if parts[0] != "max":
-            quota = int(parts[0]) / int(parts[1])
-    except (OSError, ValueError, IndexError):
-        try:
-            q = int((cgroup_root / "cpu" / "cpu.cfs_quota_us").read_text())
-            p = int((cgroup_root / "cpu" / "cpu.cfs_period_us").read_text())
-            # -1 means no quota
-            quota = q / p if q > 0 and p > 0 else None
-        except (OSError, ValueError):
-            quota = None
-    if quota is None:
-        return cpus
-    return max(1, min(cpus, math.ceil(quota)))
 
 
 def configure_threads(num_threads: int | None) -> int:

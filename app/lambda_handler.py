@@ -18,20 +18,10 @@ from app import metrics
 from app.boundary import LambdaBoundary
 from app.function_url import LambdaContext, function_url_event
 from app.logging import logger
-from app.services import Services
+from app.services import Request, Services
 from app.web import error_response
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-WARM_UP_REQUESTS: dict[str, list[tuple[str, dict[str, Any] | None]]] = {
-    "ner": [
-        ("/ner", {"text": "Warm-up: Ada Lovelace met Charles Babbage in London."}),
-        ("/ner/render", {"text": "Warm-up: Ada Lovelace met Charles Babbage in London."}),
-    ],
-    "qa": [
-        ("/qa", {"question": "Who met Babbage?", "context": "Ada Lovelace met Charles Babbage."})
-    ],
-}
 
 #: The context the warm-up requests carry (no Lambda context exists during init).
 _INIT_CONTEXT = LambdaContext(aws_request_id="init-warm-up")
@@ -45,9 +35,10 @@ def warm_up_request_path(mangum: Mangum, services: Services) -> None:
     every environment restored from a SnapStart snapshot, as fast as the rest. The warm-up's
     requests publish no metrics: they are not traffic.
     """
-    requests: list[tuple[str, dict[str, Any] | None]] = [("/health", None), ("/", None)]
-    for name in services.loaded:
-        requests.extend(WARM_UP_REQUESTS[name])
+    requests: list[Request] = [("/health", None), ("/", None)]
+    for spec in services.specs:
+        if spec.key in services.loaded:
+            requests.extend(spec.warm_up)
     with metrics.publisher.paused():
         for path, body in requests:
             event = function_url_event(

@@ -33,6 +33,7 @@ class RequestMetrics:
 
     values: dict[str, tuple[MetricUnit, float]] = field(default_factory=dict)
     error_codes: list[str] = field(default_factory=list)
+    service: str | None = None
 
     def add(self, name: str, value: float, unit: MetricUnit = MetricUnit.Count) -> None:
         _, previous = self.values.get(name, (unit, 0.0))
@@ -52,9 +53,9 @@ class Publisher:
         self.suspended = False
 
     def configure(self, services: tuple[str, ...]) -> None:
-        """Name the ``service`` dimension after what this process serves, unless the
-        environment names it (``POWERTOOLS_SERVICE_NAME``)."""
-        self.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "+".join(services)
+        """The ``service`` dimension of errors answered outside an app's request (the Lambda
+        boundary's): the process's services, unless ``POWERTOOLS_SERVICE_NAME`` names it."""
+        self.service = service_name(services)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -70,7 +71,7 @@ class Publisher:
             return
         try:
             if request.values or self.cold_start:
-                lines = self._metrics()
+                lines = self._metrics(request.service)
                 for name, (unit, value) in request.values.items():
                     lines.add_metric(name=name, unit=unit, value=value)
                 if self.cold_start:
@@ -78,7 +79,7 @@ class Publisher:
                     self.cold_start = False
                 lines.flush_metrics()
             for code in request.error_codes:
-                errors = self._metrics()
+                errors = self._metrics(request.service)
                 errors.add_dimension(name="code", value=code)
                 errors.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
                 errors.flush_metrics()
@@ -86,17 +87,22 @@ class Publisher:
             # Metrics must never cost a request its answer.
             logger.exception("metrics_failed")
 
-    def _metrics(self) -> EphemeralMetrics:
-        return EphemeralMetrics(namespace=self.namespace, service=self.service)
+    def _metrics(self, service: str | None) -> EphemeralMetrics:
+        return EphemeralMetrics(namespace=self.namespace, service=service or self.service)
+
+
+def service_name(services: tuple[str, ...]) -> str:
+    """The ``service`` dimension of an app serving ``services``."""
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or "+".join(services)
 
 
 publisher = Publisher()
 
 
 @contextmanager
-def request_scope() -> Iterator[RequestMetrics]:
-    """Collect the metrics of one request and publish them when it ends."""
-    request = RequestMetrics()
+def request_scope(service: str | None = None) -> Iterator[RequestMetrics]:
+    """Collect the metrics of one request of ``service`` and publish them when it ends."""
+    request = RequestMetrics(service=service)
     token = _current.set(request)
     try:
         yield request

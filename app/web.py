@@ -82,8 +82,9 @@ class RequestContextMiddleware:
     as much per request as the NER model itself on a short text.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics_service: str | None = None) -> None:
         self.app = app
+        self.metrics_service = metrics_service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,7 +104,7 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        with metrics.request_scope():
+        with metrics.request_scope(self.metrics_service):
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception:
@@ -141,7 +142,9 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.include_router(qa.router)
     app.include_router(page.router)
 
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, metrics_service=metrics.service_name(settings.services)
+    )
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> JSONResponse:

@@ -34,7 +34,7 @@ class HealthResponse(BaseModel):
 async def health(services: ServicesDep) -> HealthResponse:
     details: dict[str, ServiceHealth] = {}
     for name in services.enabled:
-        loaded = services.ner if name == "ner" else services.qa
+        loaded = services.models.get(name)
         if loaded is None:
             details[name] = ServiceHealth(
                 status="unavailable",

@@ -19,9 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.services import Services
 from app.web import error_response
 
-#: The routes ``/invocations`` may stand for, per service.
-ROUTES: dict[str, tuple[str, str]] = {"ner": ("/ner", "/ner/batch"), "qa": ("/qa", "/qa/batch")}
-BATCH_KEYS: dict[str, str] = {"ner": "texts", "qa": "items"}
 ATTRIBUTES_HEADER = b"x-amzn-sagemaker-custom-attributes"
 
 
@@ -57,8 +54,7 @@ class SageMakerContract:
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
         self.services = services
-        self.names = services.enabled
-        self.allowed = [route for name in self.names for route in ROUTES[name]]
+        self.allowed = [route for spec in services.specs for route in spec.routes]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/ping":
@@ -94,10 +90,10 @@ class SageMakerContract:
             data: Any = json.loads(body)
         except ValueError:
             data = None
-        for name in self.names:
-            if isinstance(data, dict) and BATCH_KEYS[name] in data:
-                return ROUTES[name][1]
-        return ROUTES[self.names[0]][0]
+        for spec in self.services.specs:
+            if isinstance(data, dict) and spec.batch_field in data:
+                return spec.batch_route
+        return self.services.specs[0].route
 
 
 async def _buffered(receive: Receive) -> tuple[bytes, Receive]:

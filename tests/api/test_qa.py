@@ -142,7 +142,7 @@ def test_qa_model_missing_is_503_naming_make_models(main_module: Any, tmp_path: 
     from app.services import Services
 
     settings = Settings(services=("ner", "qa"), qa_model_dir=tmp_path / "absent")
-    services = Services(enabled=("ner", "qa"), ner=main_module.services.ner)
+    services = Services(enabled=("ner", "qa"), models={"ner": main_module.services.ner})
     services.errors.update(Services.load(settings.model_copy(update={"services": ("qa",)})).errors)
     with TestClient(main_module.create_app(settings, services)) as client:
         message = assert_error(

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from app.api.sagemaker import ROUTES
 from app.serve import default_workers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,4 +190,3 @@ def test_workers_follow_the_cpus() -> None:
     assert default_workers(("ner",), 4) == 4
     assert default_workers(("qa",), 4) == 1
     assert default_workers(("ner", "qa"), 2) == 1
-    assert set(ROUTES) == {"ner", "qa"}

@@ -60,7 +60,9 @@ def ner_qa_base_url(main_module: Any, qa_model_dir: Path, qa_service: Any) -> It
     from app.services import Services
 
     settings = _qa_settings(main_module, ("ner", "qa"), qa_model_dir)
-    services = Services(enabled=("ner", "qa"), ner=main_module.services.ner, qa=qa_service)
+    services = Services(
+        enabled=("ner", "qa"), models={"ner": main_module.services.ner, "qa": qa_service}
+    )
     with browser.serve(page_app(main_module, settings, services)) as url:
         yield url
 
@@ -71,12 +73,12 @@ def qa_app(main_module: Any, qa_model_dir: Path, qa_service: Any) -> Any:
     from app.services import Services
 
     settings = _qa_settings(main_module, ("qa",), qa_model_dir)
-    return page_app(main_module, settings, Services(enabled=("qa",), qa=qa_service))
+    return page_app(main_module, settings, Services(enabled=("qa",), models={"qa": qa_service}))
 
 
 @pytest.fixture(scope="session")
 def front_door_base_url(ner_app: Any, qa_app: Any) -> Iterator[str]:
-    """The local front door (app.frontdoor) in front of a NER function and a QA function.
+    """The local front door (tools.frontdoor) in front of a NER function and a QA function.
 
     Each function is its own app behind its own invoke endpoint; the front door routes to them
     as it does to the RIEs in ``make run``.

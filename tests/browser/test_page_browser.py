@@ -116,7 +116,9 @@ def test_page_qa_panel_says_model_unavailable(page: Any, main_module: Any) -> No
     from tests.browser.conftest import page_app
 
     reason = "The QA model directory /opt/models/qa does not exist; run make models."
-    services = Services(enabled=("ner", "qa"), ner=main_module.services.ner, errors={"qa": reason})
+    services = Services(
+        enabled=("ner", "qa"), models={"ner": main_module.services.ner}, errors={"qa": reason}
+    )
     with browser.serve(page_app(main_module, main_module.settings, services)) as base_url:
         browser.open_page(page, base_url)
 
@@ -273,7 +275,7 @@ def test_page_qa_shows_no_answer(page: Any, main_module: Any, qa_service: Any) -
     # The same loaded model, with a threshold that always lets "no answer" win when allowed.
     unsure = copy.copy(qa_service)
     unsure.settings = qa_service.settings.model_copy(update={"qa_null_threshold": -1e9})
-    services = Services(enabled=("qa",), qa=unsure)
+    services = Services(enabled=("qa",), models={"qa": unsure})
     context = "Ada Lovelace met Charles Babbage."
     with browser.serve(page_app(main_module, unsure.settings, services)) as base_url:
         browser.open_page(page, base_url)

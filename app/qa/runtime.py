@@ -17,6 +17,7 @@ import numpy as np
 
 from app.cpus import cpu_quota_threads
 from app.errors import error_summary
+from app.qa import lazy_ops
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ def mxnet() -> ModuleType:
     # numpy>=1.24 dropped the alias mxnet 1.9 still uses; harmless on 1.23.
     if np.lib.NumpyVersion(np.__version__) >= "1.24.0":
         np.bool = bool  # type: ignore[attr-defined]
+    # Operator wrappers on first use: two thirds of the import otherwise (app/qa/lazy_ops.py).
+    lazy_ops.install()
     import mxnet as mx
 
     module: ModuleType = mx

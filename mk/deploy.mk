@@ -1,6 +1,10 @@
 # Deployment to AWS (docs/deploy.md): template.yaml, ECR, function URLs.
 # `make deploy` needs the AWS CLI, credentials and Docker; `make invoke` the CLI and credentials.
 STACK ?= lambda-nlp
+# DESIGN=2: the models inside Lambda. DESIGN=1: the same images on SageMaker endpoints (ENDPOINT_KIND
+# serverless or realtime) behind a thin front function built from images/front (FRONT_IMAGE).
+DESIGN ?= 2
+ENDPOINT_KIND ?= serverless
 AWS_REGION ?= $(or $(AWS_DEFAULT_REGION),$(shell aws configure get region 2>/dev/null))
 COLD_START ?= none
 URL_AUTH ?= AWS_IAM
@@ -10,9 +14,11 @@ PROVISIONED ?= 1
 # Extra Key=Value template parameter overrides, e.g. PARAMS="QaMemorySize=6144 LogLevel=DEBUG".
 PARAMS ?=
 SAM_VENV ?= .venv-sam
-DEPLOY_ENV = STACK=$(STACK) AWS_REGION=$(AWS_REGION) COLD_START=$(COLD_START) URL_AUTH=$(URL_AUTH) \
+DEPLOY_ENV = STACK=$(STACK) AWS_REGION=$(AWS_REGION) DESIGN=$(DESIGN) ENDPOINT_KIND=$(ENDPOINT_KIND) \
+	COLD_START=$(COLD_START) URL_AUTH=$(URL_AUTH) \
 	PULL_ACCOUNTS=$(PULL_ACCOUNTS) CORS_ORIGINS=$(CORS_ORIGINS) PROVISIONED=$(PROVISIONED) \
-	PARAMS="$(PARAMS)" PY=$(PY) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) MAKE="$(MAKE)"
+	PARAMS="$(PARAMS)" PY=$(PY) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) FRONT_IMAGE=$(FRONT_IMAGE) \
+	MAKE="$(MAKE)"
 
 .PHONY: deploy invoke sam-venv lint-template lock-sam
 
@@ -25,14 +31,14 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 
 sam-venv: $(SAM_VENV)/.installed ## Virtualenv with aws-sam-cli and cfn-lint (.venv-sam)
 
-lint-template: sam-venv ## cfn-lint and `sam validate --lint` on template.yaml (offline)
+lint-template: sam-venv ## cfn-lint and `sam validate --lint` on template.yaml, both designs (offline)
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-west-1
 
-deploy: ## Build, push and deploy both functions (STACK, AWS_REGION, COLD_START, URL_AUTH, PULL_ACCOUNTS)
+deploy: ## Build, push and deploy (STACK, AWS_REGION, DESIGN=1|2, ENDPOINT_KIND, COLD_START, URL_AUTH, PULL_ACCOUNTS)
 	@$(DEPLOY_ENV) bash scripts/deploy.sh deploy
 
-invoke: ## Call the deployed NER and QA function URLs with app.client (SigV4 when URL_AUTH=AWS_IAM)
+invoke: ## Call the deployed NER and QA URLs (either design) with app.client (SigV4 when URL_AUTH=AWS_IAM)
 	@$(DEPLOY_ENV) bash scripts/deploy.sh invoke
 
 lock-sam: ## Regenerate requirements/sam.txt (hash-locked) from requirements/sam.in

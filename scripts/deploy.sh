@@ -2,24 +2,37 @@
 # Deploy lambda-nlp to AWS, or call the deployed function URLs (docs/deploy.md).
 #   scripts/deploy.sh deploy   repositories (first pass), build, push, functions (second pass)
 #   scripts/deploy.sh invoke   one NER and one QA request through app.client
-#   scripts/deploy.sh params   the template parameter overrides it would pass
-# Settings come from the environment (mk/deploy.mk sets them): STACK, AWS_REGION, COLD_START,
-# URL_AUTH, PULL_ACCOUNTS, CORS_ORIGINS, PROVISIONED, PARAMS, PY, NER_IMAGE, QA_IMAGE, MAKE.
+#   scripts/deploy.sh params [NER_TAG QA_TAG [FRONT_TAG]]   the template parameter overrides it would pass
+# Settings come from the environment (mk/deploy.mk sets them): STACK, AWS_REGION, DESIGN,
+# ENDPOINT_KIND, COLD_START, URL_AUTH, PULL_ACCOUNTS, CORS_ORIGINS, PROVISIONED, PARAMS, PY,
+# NER_IMAGE, QA_IMAGE, FRONT_IMAGE, MAKE.
+# DESIGN=2 (default): the models run in two Lambda functions. DESIGN=1: the same two images run as
+# SageMaker endpoints behind a third, thin front image (ENDPOINT_KIND=serverless|realtime).
 set -euo pipefail
 
 STACK=${STACK:-lambda-nlp}
+DESIGN=${DESIGN:-2}
+ENDPOINT_KIND=${ENDPOINT_KIND:-serverless}
 COLD_START=${COLD_START:-none}
 URL_AUTH=${URL_AUTH:-AWS_IAM}
 PROVISIONED=${PROVISIONED:-1}
 PY=${PY:-.venv/bin/python}
 NER_IMAGE=${NER_IMAGE:-lambda-nlp/ner:latest}
 QA_IMAGE=${QA_IMAGE:-lambda-nlp/qa:latest}
+FRONT_IMAGE=${FRONT_IMAGE:-lambda-nlp/front:latest}
 MAKE=${MAKE:-make}
 TEMPLATE=template.yaml
 
 die() {
     echo "error: $*" >&2
     exit 2
+}
+
+check_settings() {
+    [[ $DESIGN == 1 || $DESIGN == 2 ]] ||
+        die "DESIGN must be 1 (SageMaker endpoints behind a thin front function) or 2 (the models in Lambda), not '$DESIGN'."
+    [[ $ENDPOINT_KIND == serverless || $ENDPOINT_KIND == realtime ]] ||
+        die "ENDPOINT_KIND must be serverless or realtime, not '$ENDPOINT_KIND'."
 }
 
 # Fail before any build or upload when the AWS side cannot work: no CLI, no credentials, no Region.
@@ -49,19 +62,22 @@ stack_output() {
 }
 
 stack_parameters() {
-    # $1 $2: NER and QA image tags (empty in the first pass); PARAMS word-splits on purpose.
+    # $1 $2 $3: NER, QA and front image tags (empty in the first pass; the front's only with
+    # DESIGN=1). Every parameter is passed each time: `aws cloudformation deploy` would otherwise
+    # keep a stack's previous value. PARAMS word-splits on purpose.
     # shellcheck disable=SC2206
     local extra=(${PARAMS:-})
-    echo "RepositoryPrefix=$STACK" "NerImageTag=$1" "QaImageTag=$2" "ColdStartMode=$COLD_START" \
+    echo "Design=$DESIGN" "RepositoryPrefix=$STACK" "NerImageTag=$1" "QaImageTag=$2" \
+        "FrontImageTag=${3:-}" "EndpointKind=$ENDPOINT_KIND" "ColdStartMode=$COLD_START" \
         "FunctionUrlAuthType=$URL_AUTH" "PullAccountIds=${PULL_ACCOUNTS:-}" \
         "CorsAllowOrigins=${CORS_ORIGINS:-}" "ProvisionedConcurrency=$PROVISIONED" "${extra[@]}"
 }
 
 cfn_deploy() {
     # `aws cloudformation deploy` runs the SAM transform server-side; nothing needs packaging
-    # because both functions are images that this script has already pushed.
+    # because every function and model is an image that this script has already pushed.
     local params
-    read -r -a params <<<"$(stack_parameters "$1" "$2")"
+    read -r -a params <<<"$(stack_parameters "$1" "$2" "${3:-}")"
     aws cloudformation deploy --stack-name "$STACK" --template-file "$TEMPLATE" \
         --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
         --parameter-overrides "${params[@]}"
@@ -85,34 +101,56 @@ push_image() {
     docker push --quiet "$repo_uri:$tag"
 }
 
+missing() {
+    [[ -z $1 || $1 == None ]]
+}
+
 deploy() {
+    check_settings
     preflight deploy
     docker info >/dev/null 2>&1 || die "the Docker engine is not running: run 'make docker' first."
-    local ner_repo qa_repo
+    local ner_repo qa_repo front_repo=""
     ner_repo=$(stack_output NerRepositoryUri)
     qa_repo=$(stack_output QaRepositoryUri)
-    if [[ -z $ner_repo || $ner_repo == None || -z $qa_repo || $qa_repo == None ]]; then
-        echo "==> first pass: ECR repositories only (no image tags yet)"
-        cfn_deploy "" ""
+    if [[ $DESIGN == 1 ]]; then front_repo=$(stack_output FrontRepositoryUri); fi
+    if missing "$ner_repo" || missing "$qa_repo" || { [[ $DESIGN == 1 ]] && missing "$front_repo"; }; then
+        # Empty tags: the stack keeps only its repositories until the second pass (a stack that
+        # switches design loses the other design's resources here).
+        echo "==> first pass: ECR repositories only (no image tags yet, Design $DESIGN)"
+        cfn_deploy "" "" ""
         ner_repo=$(stack_output NerRepositoryUri)
         qa_repo=$(stack_output QaRepositoryUri)
+        if [[ $DESIGN == 1 ]]; then front_repo=$(stack_output FrontRepositoryUri); fi
     fi
     echo "==> building the images on the AWS base images"
-    $MAKE images BASE=aws NER_IMAGE="$NER_IMAGE" QA_IMAGE="$QA_IMAGE"
-    local ner_tag qa_tag
+    $MAKE images BASE=aws DESIGN="$DESIGN" NER_IMAGE="$NER_IMAGE" QA_IMAGE="$QA_IMAGE" FRONT_IMAGE="$FRONT_IMAGE"
+    local ner_tag qa_tag front_tag=""
     ner_tag=$(image_tag "$NER_IMAGE")
     qa_tag=$(image_tag "$QA_IMAGE")
+    if [[ $DESIGN == 1 ]]; then
+        docker image inspect "$FRONT_IMAGE" >/dev/null 2>&1 ||
+            die "no image $FRONT_IMAGE after 'make images': Design 1 needs the front image (images/front/Dockerfile)."
+        front_tag=$(image_tag "$FRONT_IMAGE")
+    fi
     aws ecr get-login-password | docker login --username AWS --password-stdin "${ner_repo%%/*}"
     push_image "$NER_IMAGE" "$ner_repo" "$ner_tag"
     push_image "$QA_IMAGE" "$qa_repo" "$qa_tag"
-    echo "==> second pass: functions and URLs (ColdStartMode=$COLD_START, auth $URL_AUTH)"
-    cfn_deploy "$ner_tag" "$qa_tag"
+    if [[ $DESIGN == 1 ]]; then
+        push_image "$FRONT_IMAGE" "$front_repo" "$front_tag"
+        echo "==> second pass: SageMaker endpoints ($ENDPOINT_KIND) and the front function, auth $URL_AUTH"
+        echo "    (creating an endpoint takes several minutes)"
+    else
+        echo "==> second pass: functions and URLs (ColdStartMode=$COLD_START, auth $URL_AUTH)"
+    fi
+    cfn_deploy "$ner_tag" "$qa_tag" "$front_tag"
     echo "==> NER: $(stack_output NerFunctionUrl)"
     echo "==> QA:  $(stack_output QaFunctionUrl)"
+    echo "==> dashboard: $(stack_output DashboardUrl)"
     echo "==> try it: make invoke STACK=$STACK AWS_REGION=$AWS_REGION"
 }
 
 invoke() {
+    check_settings
     preflight invoke
     local ner_url qa_url auth=auto
     ner_url=$(stack_output NerFunctionUrl)
@@ -120,6 +158,7 @@ invoke() {
     [[ -n $ner_url && $ner_url != None ]] ||
         die "stack $STACK has no NerFunctionUrl output: run 'make deploy STACK=$STACK' first."
     [[ $URL_AUTH == NONE ]] && auth=none
+    # Design 1: both outputs are the front function's URL, which serves every path.
     echo "==> POST ${ner_url}ner"
     "$PY" -m app.client ner "Ada Lovelace was born in London in 1815." --url "$ner_url" --auth "$auth"
     echo "==> POST ${qa_url}qa"
@@ -131,6 +170,9 @@ case ${1:-} in
 deploy) deploy ;;
 invoke) invoke ;;
 # The Key=Value overrides a deploy would pass, one a line (tests check them against the template).
-params) stack_parameters "${2:-}" "${3:-}" | tr ' ' '\n' ;;
-*) die "usage: scripts/deploy.sh deploy|invoke|params [NER_TAG QA_TAG]" ;;
+params)
+    check_settings
+    stack_parameters "${2:-}" "${3:-}" "${4:-}" | tr ' ' '\n'
+    ;;
+*) die "usage: scripts/deploy.sh deploy|invoke|params [NER_TAG QA_TAG [FRONT_TAG]]" ;;
 esac

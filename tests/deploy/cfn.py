@@ -119,12 +119,15 @@ class Resolver:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
         variables = {k: self.value(v) for k, v in variables.items()}
         unresolved = False
+        kept: dict[str, Any] = {}  # variables whose values CloudFormation still has to compute
 
         def replace(match: re.Match[str]) -> str:
             nonlocal unresolved
             name = match.group(1)
             if name in variables:
                 value = variables[name]
+                if isinstance(value, dict):
+                    kept[name] = value
             elif "." not in name:
                 value = self.ref(name)
             else:
@@ -135,7 +138,9 @@ class Resolver:
             return str(value)
 
         result = re.sub(r"\$\{([^}!]+)\}", replace, text)
-        return {"Fn::Sub": result} if unresolved else result
+        if not unresolved:
+            return result
+        return {"Fn::Sub": [result, kept] if kept else result}
 
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -219,3 +224,78 @@ def dump(template: dict[str, Any], path: Path) -> Path:
     """Write a resolved template (JSON is YAML, and keeps long-form intrinsics unambiguous)."""
     path.write_text(json.dumps(template, indent=1))
     return path
+
+
+def _physical_value(template: dict[str, Any], logical: str, attribute: str | None) -> str:
+    """What CloudFormation would put for ``Ref``/``Fn::GetAtt`` of a resource of this resolved
+    template (the names come from its own properties). KeyError for any other reference."""
+    if logical not in template["Resources"]:
+        raise KeyError(f"no resource {logical!r} in the resolved template")
+    resource = template["Resources"][logical]
+    kind, properties = resource["Type"], resource.get("Properties", {})
+
+    def name(key: str) -> str:
+        value = properties[key]
+        if not isinstance(value, str):
+            raise KeyError(f"{logical}.{key} is not a plain string: {value!r}")
+        return value
+
+    values: dict[tuple[str, str | None], Callable[[], str]] = {
+        ("AWS::Serverless::Function", None): lambda: name("FunctionName"),
+        ("AWS::Serverless::Function", "Arn"): lambda: (
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name('FunctionName')}"
+        ),
+        ("AWS::Logs::LogGroup", None): lambda: name("LogGroupName"),
+        ("AWS::Logs::LogGroup", "Arn"): lambda: (
+            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name('LogGroupName')}:*"
+        ),
+        ("AWS::SageMaker::Endpoint", None): lambda: (
+            f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{name('EndpointName').lower()}"
+        ),
+        ("AWS::SageMaker::Endpoint", "EndpointName"): lambda: name("EndpointName"),
+        ("AWS::CloudWatch::Dashboard", None): lambda: name("DashboardName"),
+        # A URL id is random; the logical id stands in for it (lower case letters and digits).
+        ("AWS::Lambda::Url", "FunctionUrl"): lambda: (
+            f"https://{logical.lower()}.lambda-url.{REGION}.on.aws/"
+        ),
+        ("AWS::ECR::Repository", "RepositoryUri"): lambda: (
+            f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name('RepositoryName')}"
+        ),
+        ("AWS::ECR::Repository", "Arn"): lambda: (
+            f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name('RepositoryName')}"
+        ),
+    }
+    try:
+        return values[(kind, attribute)]()
+    except KeyError as exc:
+        raise KeyError(f"cannot render {logical}.{attribute} ({kind}): {exc}") from None
+
+
+def render(node: Any, template: dict[str, Any]) -> Any:
+    """``node`` of a resolved template with its Ref/GetAtt/Sub of resources filled in from that
+    template (names, ARNs, URIs): what CloudFormation would send. A reference to a resource the
+    template does not have, or whose name it does not set, raises KeyError."""
+    if isinstance(node, list):
+        return [render(item, template) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((key, arg),) = node.items()
+        if key == "Ref":
+            return _physical_value(template, arg, None)
+        if key == "Fn::GetAtt":
+            logical, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+            return _physical_value(template, logical, attribute)
+        if key == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            variables = {k: render(v, template) for k, v in variables.items()}
+
+            def replace(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name in variables:
+                    return str(variables[name])
+                logical, _, attribute = name.partition(".")
+                return _physical_value(template, logical, attribute or None)
+
+            return re.sub(r"\$\{([^}!]+)\}", replace, text)
+    return {k: render(v, template) for k, v in node.items()}

@@ -52,3 +52,34 @@ def test_make_targets_fail_fast_without_credentials(
     assert "aws configure" in result.stderr and "AWS_PROFILE" in result.stderr
     assert "==> building" not in result.stdout
     assert "==> account" not in result.stdout
+
+
+def test_make_deploy_design1_fails_fast_the_same_way(no_aws_env: dict[str, str]) -> None:
+    env = {**no_aws_env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "deploy", "DESIGN=1", f"PY={sys.executable}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "error: the AWS CLI is not installed or not on PATH" in result.stderr
+    assert "==> building" not in result.stdout
+
+
+@pytest.mark.parametrize("target", ["deploy", "invoke"])
+def test_make_targets_pass_the_design_to_the_script(target: str) -> None:
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", target, "DESIGN=1", "ENDPOINT_KIND=realtime"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = [x for x in result.stdout.splitlines() if "scripts/deploy.sh" in x]
+    assert line.endswith(f"bash scripts/deploy.sh {target}")
+    for setting in ("DESIGN=1", "ENDPOINT_KIND=realtime", "FRONT_IMAGE=lambda-nlp/front:latest"):
+        assert f" {setting} " in f" {line} ", setting

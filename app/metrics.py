@@ -15,6 +15,7 @@ not shared across instances, so concurrent requests of the serving mode cannot m
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,6 +52,10 @@ class Publisher:
         self.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
         self.cold_start = True
         self.suspended = False
+        # One buffer per service, reused: building one costs as much as the flush. A buffer is
+        # filled and flushed under the lock, so threads cannot mix their values.
+        self._buffers: dict[str, EphemeralMetrics] = {}
+        self._lock = threading.Lock()
 
     def configure(self, services: tuple[str, ...]) -> None:
         """The ``service`` dimension of errors answered outside an app's request (the Lambda
@@ -69,6 +74,10 @@ class Publisher:
     def publish(self, request: RequestMetrics) -> None:
         if self.suspended:
             return
+        with self._lock:
+            self._publish(request)
+
+    def _publish(self, request: RequestMetrics) -> None:
         try:
             if request.values or self.cold_start:
                 lines = self._metrics(request.service)
@@ -84,11 +93,17 @@ class Publisher:
                 errors.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
                 errors.flush_metrics()
         except Exception:
-            # Metrics must never cost a request its answer.
+            # Metrics must never cost a request its answer; drop what the failure left behind.
             logger.exception("metrics_failed")
+            for buffer in self._buffers.values():
+                buffer.clear_metrics()
 
     def _metrics(self, service: str | None) -> EphemeralMetrics:
-        return EphemeralMetrics(namespace=self.namespace, service=service or self.service)
+        name = service or self.service
+        buffer = self._buffers.get(name)
+        if buffer is None:
+            buffer = self._buffers[name] = EphemeralMetrics(namespace=self.namespace, service=name)
+        return buffer
 
 
 def service_name(services: tuple[str, ...]) -> str:

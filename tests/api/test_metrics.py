@@ -129,3 +129,18 @@ def test_warm_up_publishes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
             request.add("Entities", 3)
         metrics.error("validation_error")
     assert emf_lines(capsys.readouterr().out) == []
+
+
+def test_a_reused_buffer_carries_nothing_over(capsys: pytest.CaptureFixture[str]) -> None:
+    publisher = metrics.Publisher()
+    publisher.cold_start = False
+    capsys.readouterr()
+    publisher.publish(metrics.RequestMetrics(service="ner", error_codes=["validation_error"]))
+    publisher.publish(metrics.RequestMetrics(service="ner", values={}, error_codes=[]))
+    request = metrics.RequestMetrics(service="ner")
+    request.add("Entities", 2)
+    publisher.publish(request)
+    errors, values = emf_lines(capsys.readouterr().out)
+    assert check_emf(errors) == {"Errors": 1.0} and errors["code"] == "validation_error"
+    assert check_emf(values) == {"Entities": 2.0}
+    assert dimensions(values) == {"service"} and "code" not in values

@@ -14,8 +14,17 @@ import socket
 import subprocess
 import time
 import urllib.request
-from typing import Any
 
+from bench.records import (
+    ContainerRun,
+    Containers,
+    Failed,
+    FunctionImageSize,
+    ImageColdStart,
+    ImageSize,
+    ImageSizes,
+    Skipped,
+)
 from bench.worker import function_url_event
 
 IMAGES = {
@@ -50,17 +59,14 @@ def image_size(tag: str) -> int | None:
     return int(done.stdout.strip()) if done.returncode == 0 else None
 
 
-def sizes() -> dict[str, Any]:
+def sizes() -> ImageSizes:
     base = image_size(BASE_IMAGE)
-    out: dict[str, Any] = {"base": {"tag": BASE_IMAGE, "bytes": base}}
+    functions = {}
     for name, tag in IMAGES.items():
         size = image_size(tag)
-        out[name] = {
-            "tag": tag,
-            "bytes": size,
-            "added_bytes": None if size is None or base is None else size - base,
-        }
-    return out
+        added = None if size is None or base is None else size - base
+        functions[name] = FunctionImageSize(tag=tag, bytes=size, added_bytes=added)
+    return ImageSizes(ImageSize(tag=BASE_IMAGE, bytes=base), functions)
 
 
 def free_port() -> int:
@@ -69,7 +75,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cold_start(name: str, memory_mb: int, timeout_s: float = 90) -> dict[str, Any]:
+def cold_start(name: str, memory_mb: int, timeout_s: float = 90) -> ContainerRun | Failed:
     """`docker run` to the first 200 answer through the RIE; read-only root, /tmp tmpfs."""
     tag, port = IMAGES[name], free_port()
     cpus = f"{min(memory_mb / MB_PER_VCPU, 6):.2f}"
@@ -91,7 +97,7 @@ def cold_start(name: str, memory_mb: int, timeout_s: float = 90) -> dict[str, An
         tag,
     )
     if run.returncode != 0:
-        return {"error": run.stderr.strip()[-300:]}
+        return Failed(run.stderr.strip()[-300:])
     container = run.stdout.strip()
     try:
         while time.perf_counter() - started < timeout_s:
@@ -100,35 +106,34 @@ def cold_start(name: str, memory_mb: int, timeout_s: float = 90) -> dict[str, An
                 with urllib.request.urlopen(request, timeout=timeout_s) as response:
                     result = json.loads(response.read())
                 elapsed = time.perf_counter() - started
-                return {
-                    "seconds": elapsed,
-                    "status": result.get("statusCode"),
-                    "cpus": cpus,
-                    "memory_mb": memory_mb,
-                    "body": str(result.get("body", ""))[:160],
-                }
+                return ContainerRun(
+                    seconds=elapsed,
+                    status=result.get("statusCode"),
+                    cpus=cpus,
+                    memory_mb=memory_mb,
+                    body=str(result.get("body", ""))[:160],
+                )
             except (ConnectionError, OSError):
                 time.sleep(0.05)
-        return {"error": f"no answer within {timeout_s} s"}
+        return Failed(f"no answer within {timeout_s} s")
     finally:
         _docker("rm", "-f", container)
 
 
-def run_containers(reps: int, memory_mb: int) -> dict[str, Any]:
+def run_containers(reps: int, memory_mb: int) -> Containers | Skipped:
     """Image sizes and cold starts (median of ``reps``), or the reason they were skipped."""
     reason = docker_status()
     if reason:
-        return {"skipped": reason}
-    out: dict[str, Any] = {"sizes": sizes(), "cold_start": {}}
+        return Skipped(reason)
+    measured = sizes()
+    starts: dict[str, ImageColdStart | Skipped] = {}
     for name, tag in IMAGES.items():
-        if out["sizes"][name]["bytes"] is None:
-            out["cold_start"][name] = {"skipped": f"image {tag} not built (run make images)"}
+        if measured.functions[name].bytes is None:
+            starts[name] = Skipped(f"image {tag} not built (run make images)")
             continue
-        runs = [cold_start(name, memory_mb) for _ in range(reps)]
-        ok = sorted(r["seconds"] for r in runs if r.get("status") == 200)
-        out["cold_start"][name] = {
-            "runs": runs,
-            "median_s": ok[len(ok) // 2] if ok else None,
-            "memory_mb": memory_mb,
-        }
-    return out
+        runs = tuple(cold_start(name, memory_mb) for _ in range(reps))
+        ok = sorted(r.seconds for r in runs if isinstance(r, ContainerRun) and r.status == 200)
+        starts[name] = ImageColdStart(
+            runs=runs, median_s=ok[len(ok) // 2] if ok else None, memory_mb=memory_mb
+        )
+    return Containers(sizes=measured, cold_start=starts)

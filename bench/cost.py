@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import cast
+
+from bench.records import CostRow, CostTable, Design1Cost, LambdaModes, Prices
 
 PRICES = Path(__file__).with_name("prices.json")
 MEMORY_SIZES_MB = (1769, 2048, 3008, 3538, 5308, 7076, 8846, 10240)
@@ -20,15 +22,15 @@ HOURS_PER_MONTH = 730
 MEASURED_THREADS = 2
 
 
-def load_prices(path: Path = PRICES) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()))
+def load_prices(path: Path = PRICES) -> Prices:
+    return cast(Prices, json.loads(path.read_text()))
 
 
-def vcpus(memory_mb: int, prices: dict[str, Any]) -> float:
+def vcpus(memory_mb: int, prices: Prices) -> float:
     return float(min(memory_mb / prices["lambda"]["mb_per_vcpu"], prices["lambda"]["max_vcpus"]))
 
 
-def scaled_duration(measured_s: float, memory_mb: int, prices: dict[str, Any]) -> float:
+def scaled_duration(measured_s: float, memory_mb: int, prices: Prices) -> float:
     """Duration at ``memory_mb`` from the 2-thread measurement (see the module's assumption)."""
     return measured_s * MEASURED_THREADS / min(vcpus(memory_mb, prices), MEASURED_THREADS)
 
@@ -41,10 +43,10 @@ def lambda_modes(
     warm_s: float,
     init_s: float,
     memory_mb: int,
-    prices: dict[str, Any],
+    prices: Prices,
     cold_fraction: float,
     restore_s: float,
-) -> dict[str, float]:
+) -> LambdaModes:
     """USD per million requests (variable part) and fixed USD per month, per cold-start mode."""
     lam, pc, snap = prices["lambda"], prices["provisioned_concurrency"], prices["snapstart"]
     gb, req = memory_mb / 1024, lam["per_million_requests"] / 1e6
@@ -59,19 +61,19 @@ def lambda_modes(
     )
     provisioned = per_request(d, memory_mb, pc["gb_second_duration"], req)
     month_s = HOURS_PER_MONTH * 3600
-    return {
-        "duration_s": d,
-        "on_demand_per_m": on_demand * 1e6,
-        "snapstart_per_m": snapstart * 1e6,
-        "snapstart_fixed_month": gb * month_s * snap["cache_gb_second"],
-        "provisioned_per_m": provisioned * 1e6,
-        "provisioned_fixed_month": gb * month_s * pc["gb_second_provisioned"],
+    return LambdaModes(
+        duration_s=d,
+        on_demand_per_m=on_demand * 1e6,
+        snapstart_per_m=snapstart * 1e6,
+        snapstart_fixed_month=gb * month_s * snap["cache_gb_second"],
+        provisioned_per_m=provisioned * 1e6,
+        provisioned_fixed_month=gb * month_s * pc["gb_second_provisioned"],
         # One warm environment serves at most this many requests a month, one at a time.
-        "provisioned_capacity_month": month_s / d,
-    }
+        provisioned_capacity_month=month_s / d,
+    )
 
 
-def design1(endpoint_s: float, prices: dict[str, Any]) -> dict[str, float]:
+def design1(endpoint_s: float, prices: Prices) -> Design1Cost:
     """Lambda in front of a SageMaker real-time endpoint (one instance, always on)."""
     sm, front, lam = prices["sagemaker_realtime"], prices["design1_front_lambda"], prices["lambda"]
     per_req = per_request(
@@ -80,12 +82,12 @@ def design1(endpoint_s: float, prices: dict[str, Any]) -> dict[str, float]:
         lam["gb_second"],
         lam["per_million_requests"] / 1e6,
     )
-    return {
-        "fixed_month": sm["hourly"] * HOURS_PER_MONTH,
-        "variable_per_m": per_req * 1e6,
-        "capacity_month": HOURS_PER_MONTH * 3600 / endpoint_s,
-        "instance": sm["instance"],
-    }
+    return Design1Cost(
+        fixed_month=sm["hourly"] * HOURS_PER_MONTH,
+        variable_per_m=per_req * 1e6,
+        capacity_month=HOURS_PER_MONTH * 3600 / endpoint_s,
+        instance=sm["instance"],
+    )
 
 
 def break_even(fixed_month: float, cheaper_per_m: float, dearer_per_m: float) -> float | None:
@@ -98,37 +100,35 @@ def cost_table(
     workload: str,
     warm_s: float,
     init_s: float,
-    prices: dict[str, Any],
+    prices: Prices,
     cold_fraction: float = 0.01,
     restore_s: float = 0.5,
-) -> dict[str, Any]:
+) -> CostTable:
     """Per memory size: cost per million in each mode, and break-even points."""
     d1 = design1(warm_s, prices)  # the endpoint has the same 2 vCPUs as the measurement
     rows = []
     for memory in MEMORY_SIZES_MB:
         m = lambda_modes(warm_s, init_s, memory, prices, cold_fraction, restore_s)
         rows.append(
-            {
-                "memory_mb": memory,
-                "vcpus": round(vcpus(memory, prices), 2),
-                **m,
-                "break_even_design1": break_even(
-                    d1["fixed_month"], d1["variable_per_m"], m["on_demand_per_m"]
+            CostRow(
+                memory_mb=memory,
+                vcpus=round(vcpus(memory, prices), 2),
+                modes=m,
+                break_even_design1=break_even(d1.fixed_month, d1.variable_per_m, m.on_demand_per_m),
+                break_even_provisioned=break_even(
+                    m.provisioned_fixed_month, m.provisioned_per_m, m.on_demand_per_m
                 ),
-                "break_even_provisioned": break_even(
-                    m["provisioned_fixed_month"], m["provisioned_per_m"], m["on_demand_per_m"]
+                break_even_snapstart=break_even(
+                    m.snapstart_fixed_month, m.snapstart_per_m, m.on_demand_per_m
                 ),
-                "break_even_snapstart": break_even(
-                    m["snapstart_fixed_month"], m["snapstart_per_m"], m["on_demand_per_m"]
-                ),
-            }
+            )
         )
-    return {
-        "workload": workload,
-        "warm_s_2_threads": warm_s,
-        "init_s": init_s,
-        "cold_fraction": cold_fraction,
-        "restore_s_assumed": restore_s,
-        "design1": d1,
-        "rows": rows,
-    }
+    return CostTable(
+        workload=workload,
+        warm_s_2_threads=warm_s,
+        init_s=init_s,
+        cold_fraction=cold_fraction,
+        restore_s_assumed=restore_s,
+        design1=d1,
+        rows=tuple(rows),
+    )

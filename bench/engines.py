@@ -13,13 +13,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
+
+from bench.records import ModelPaths
+
+Ids = npt.NDArray[np.integer[Any]]
+Array = npt.NDArray[Any]
 
 THREADS = 2
 MAX_SEQ, DOC_STRIDE, MAX_QUESTION, MAX_ANSWER = 384, 128, 64, 15
 
 
 class Engine(Protocol):
-    def forward(self, ids: np.ndarray) -> None: ...
+    def forward(self, ids: Ids) -> None: ...
     def answer(self, question: str, context: str) -> str: ...
 
 
@@ -39,7 +45,7 @@ class ProjectEngine:
         self.service = QaService.load(settings)
         self.model: Any = self.service.model
 
-    def forward(self, ids: np.ndarray) -> None:
+    def forward(self, ids: Ids) -> None:
         self.model.forward(ids, np.zeros_like(ids), np.ones_like(ids))
 
     def answer(self, question: str, context: str) -> str:
@@ -63,7 +69,7 @@ class ModelEngine:
 
         self.model = QaModel.load(model_dir, precision=precision, num_threads=THREADS)
 
-    def forward(self, ids: np.ndarray) -> None:
+    def forward(self, ids: Ids) -> None:
         self.model.forward(ids, np.zeros_like(ids), np.ones_like(ids))
 
     def answer(self, question: str, context: str) -> str:
@@ -85,7 +91,7 @@ class HfEngine:
         )
         self.model = self.pipe.model
 
-    def forward(self, ids: np.ndarray) -> None:
+    def forward(self, ids: Ids) -> None:
         t = self.torch.from_numpy(ids.astype(np.int64))
         with self.torch.inference_mode():
             self.model(
@@ -122,9 +128,10 @@ class OrtEngine:
         self.session = ort.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
-        self.tokenizer = AutoTokenizer.from_pretrained(str(hf_dir))
+        # transformers' Auto classes are untyped.
+        self.tokenizer = AutoTokenizer.from_pretrained(str(hf_dir))  # type: ignore[no-untyped-call]
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> list[np.ndarray]:
+    def _run(self, ids: Array, mask: Array, types: Array) -> list[Array]:
         feeds = {
             "input_ids": ids.astype(np.int64),
             "attention_mask": mask.astype(np.int64),
@@ -132,7 +139,7 @@ class OrtEngine:
         }
         return list(self.session.run(None, feeds))
 
-    def forward(self, ids: np.ndarray) -> None:
+    def forward(self, ids: Ids) -> None:
         self._run(ids, np.ones_like(ids), np.zeros_like(ids))
 
     def answer(self, question: str, context: str) -> str:
@@ -163,21 +170,20 @@ class OrtEngine:
         return context[best_span[0] : best_span[1]]
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def _softmax(x: Array) -> Array:
     e = np.exp(x - x.max())
-    return e / e.sum()
+    probabilities: Array = e / e.sum()
+    return probabilities
 
 
-def make_engine(name: str, paths: dict[str, str | None]) -> Engine:
-    """``project-fp32``, ``project-int8``, ``hf`` or ``ort``."""
+def make_engine(name: str, paths: ModelPaths) -> Engine:
+    """``project-fp32``, ``project-int8``, ``model-<precision>``, ``hf`` or ``ort``."""
     if name.startswith("model-"):
-        return ModelEngine(Path(str(paths["qa"])), name.split("-", 1)[1])
+        return ModelEngine(paths.qa, name.split("-", 1)[1])
     if name.startswith("project-"):
-        if not paths.get("qa"):
-            raise RuntimeError("no converted project model dir (app.qa.convert missing or failed)")
-        return ProjectEngine(Path(str(paths["qa"])), name.split("-", 1)[1])
+        return ProjectEngine(paths.qa, name.split("-", 1)[1])
     if name == "hf":
-        return HfEngine(Path(str(paths["hf"])))
+        return HfEngine(paths.hf)
     if name == "ort":
-        return OrtEngine(Path(str(paths["hf"])), Path(str(paths["onnx"])))
+        return OrtEngine(paths.hf, paths.onnx)
     raise ValueError(f"unknown engine {name!r}")

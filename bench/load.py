@@ -7,7 +7,7 @@ memory of the function's runtime process (read from the host with ``docker top``
 after a warm-up pass and again after the load, to show that it does not grow with requests.
 
 Used by ``make bench`` (thousands of requests; figures in the report) and by
-``tests/containers/test_load.py`` (hundreds, asserted).
+``tests/containers/test_hardening.py`` (hundreds, asserted).
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bench.containers import free_port
+from bench.records import LoadRun, Skipped
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,14 +105,14 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_load(
+def measure_load(
     base_url: str,
     function: str,
     container: str | None,
     total: int,
     concurrency: int = 8,
     warmup: int = 30,
-) -> dict[str, Any]:
+) -> LoadRun:
     """``total`` requests from ``concurrency`` clients to one function, checked and measured."""
     cases = CASES[function]
     reference = []
@@ -139,25 +141,38 @@ def run_load(
     rss_after = runtime_rss_mb(container) if container else None
     errors = [(status, raw) for status, _, _, raw in results if status != 200]
     latencies = [seconds * 1000 for _, _, seconds, _ in results]
-    return {
-        "function": function,
-        "requests": total,
-        "distinct_inputs": len(cases),
-        "concurrency": concurrency,
-        "errors": len(errors),
-        "error_samples": [f"{s}: {r.decode(errors='replace')}" for s, r in errors[:3]],
-        "mismatches": sum(1 for status, ok, _, _ in results if status == 200 and not ok),
-        "seconds": round(elapsed, 2),
-        "requests_per_s": round(total / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p90_ms": round(_percentile(latencies, 0.9), 1),
-        "p99_ms": round(_percentile(latencies, 0.99), 1),
-        "rss_before_mb": None if rss_before is None else round(rss_before, 1),
-        "rss_after_mb": None if rss_after is None else round(rss_after, 1),
-        "rss_growth_mb": None
+    return LoadRun(
+        function=function,
+        requests=total,
+        distinct_inputs=len(cases),
+        concurrency=concurrency,
+        errors=len(errors),
+        error_samples=tuple(f"{s}: {r.decode(errors='replace')}" for s, r in errors[:3]),
+        mismatches=sum(1 for status, ok, _, _ in results if status == 200 and not ok),
+        seconds=round(elapsed, 2),
+        requests_per_s=round(total / elapsed, 1),
+        p50_ms=round(statistics.median(latencies), 1),
+        p90_ms=round(_percentile(latencies, 0.9), 1),
+        p99_ms=round(_percentile(latencies, 0.99), 1),
+        rss_before_mb=None if rss_before is None else round(rss_before, 1),
+        rss_after_mb=None if rss_after is None else round(rss_after, 1),
+        rss_growth_mb=None
         if rss_before is None or rss_after is None
         else round(rss_after - rss_before, 1),
-    }
+    )
+
+
+def run_load(
+    base_url: str,
+    function: str,
+    container: str | None,
+    total: int,
+    concurrency: int = 8,
+    warmup: int = 30,
+) -> dict[str, Any]:
+    """:func:`measure_load` as its JSON object (what tests/containers/test_hardening.py asserts
+    on and saves)."""
+    return measure_load(base_url, function, container, total, concurrency, warmup).to_json()
 
 
 def compose_command() -> list[str]:
@@ -187,8 +202,8 @@ def _wait_healthy(url: str, timeout: float = 300) -> None:
 
 
 def run_stack_load(
-    images: dict[str, str], totals: dict[str, int], concurrency: int = 8
-) -> dict[str, Any]:
+    images: Mapping[str, str], totals: Mapping[str, int], concurrency: int = 8
+) -> dict[str, LoadRun] | Skipped:
     """Start docker-compose.yml with ``images`` in its own project, load each function, stop it."""
     port = free_port()
     project = f"lambda-nlp-bench-{os.getpid()}"
@@ -201,16 +216,16 @@ def run_stack_load(
     up = run("up", "-d", "--no-build")
     try:
         if up.returncode != 0:
-            return {"skipped": f"compose up failed: {up.stderr.strip()[-300:]}"}
+            return Skipped(f"compose up failed: {up.stderr.strip()[-300:]}")
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url)
-        out: dict[str, Any] = {}
+        out: dict[str, LoadRun] = {}
         for function, total in totals.items():
             container = run("ps", "-q", function).stdout.strip() or None
             print(f"    load {function}: {total} requests, {concurrency} clients", flush=True)
-            out[function] = run_load(url, function, container, total, concurrency)
+            out[function] = measure_load(url, function, container, total, concurrency)
         return out
     except RuntimeError as exc:
-        return {"skipped": str(exc)}
+        return Skipped(str(exc))
     finally:
         run("down", "--remove-orphans")

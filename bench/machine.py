@@ -6,7 +6,8 @@ import importlib.metadata
 import os
 import platform
 from pathlib import Path
-from typing import Any
+
+from bench.records import Machine
 
 PACKAGES = (
     "mxnet",
@@ -22,7 +23,8 @@ PACKAGES = (
 )
 
 
-def machine() -> dict[str, Any]:
+def machine() -> Machine:
+    """This machine now (``load_avg_end`` is set when the run ends)."""
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = next(
         (
@@ -41,18 +43,18 @@ def machine() -> dict[str, Any]:
         [],
     )
     isa = sorted(f for f in flags if f.startswith(("avx", "amx")) or f in ("fma", "f16c"))
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "isa": isa,
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "load_avg_start": os.getloadavg(),
-        "versions": versions,
-    }
+    return Machine(
+        cpu=model,
+        cores=os.cpu_count(),
+        isa=tuple(isa),
+        python=platform.python_version(),
+        kernel=platform.release(),
+        load_avg_start=os.getloadavg(),
+        versions=versions,
+    )

@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.records import Latency, NerOverhead, NerRound, NerRun, NerSpec, Throughput
 from bench.stats import summarize
-
-ROUNDS = 5
 
 TEXT_100_WORDS = (
     "On Tuesday, Siemens announced that Roland Busch would open a research centre in Munich "
@@ -32,7 +31,7 @@ TEXT_100_WORDS = (
 )
 
 
-def _timed(fn: Callable[[], Any], reps: int) -> dict[str, float]:
+def _timed(fn: Callable[[], Any], reps: int) -> Latency:
     fn()
     times = []
     for _ in range(reps):
@@ -44,7 +43,7 @@ def _timed(fn: Callable[[], Any], reps: int) -> dict[str, float]:
 
 def _single_rounds(
     paths: dict[str, Callable[[], Any]], *, rounds: int, reps: int
-) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+) -> tuple[dict[str, Latency], NerOverhead]:
     """Every path ``reps`` times per round, interleaved; pooled summaries and per-round overhead.
 
     The overhead of a round is handler p50 / bare ner-only p50 - 1, in wall-clock time and in
@@ -54,7 +53,7 @@ def _single_rounds(
     for fn in paths.values():
         fn()
     wall: dict[str, list[float]] = {name: [] for name in names}
-    per_round: list[dict[str, float]] = []
+    per_round: list[NerRound] = []
     for index in range(rounds):
         order = names[index % len(names) :] + names[: index % len(names)]
         w: dict[str, list[float]] = {name: [] for name in names}
@@ -70,36 +69,36 @@ def _single_rounds(
         p50 = {name: statistics.median(v) * 1000 for name, v in w.items()}
         cpu50 = {name: statistics.median(v) * 1000 for name, v in cpu.items()}
         per_round.append(
-            {
-                "bare_ner_only_ms": p50["bare_ner_only"],
-                "handler_ms": p50["handler"],
-                "overhead": p50["handler"] / p50["bare_ner_only"] - 1,
-                "cpu_bare_ner_only_ms": cpu50["bare_ner_only"],
-                "cpu_handler_ms": cpu50["handler"],
-                "cpu_overhead": cpu50["handler"] / cpu50["bare_ner_only"] - 1,
-            }
+            NerRound(
+                bare_ner_only_ms=p50["bare_ner_only"],
+                handler_ms=p50["handler"],
+                overhead=p50["handler"] / p50["bare_ner_only"] - 1,
+                cpu_bare_ner_only_ms=cpu50["bare_ner_only"],
+                cpu_handler_ms=cpu50["handler"],
+                cpu_overhead=cpu50["handler"] / cpu50["bare_ner_only"] - 1,
+            )
         )
-    overheads = [r["overhead"] for r in per_round]
-    cpu_overheads = [r["cpu_overhead"] for r in per_round]
-    overhead = {
-        "rounds": rounds,
-        "reps_per_round": reps,
-        "median": statistics.median(overheads),
-        "min": min(overheads),
-        "max": max(overheads),
-        "median_ms": statistics.median(r["handler_ms"] - r["bare_ner_only_ms"] for r in per_round),
-        "cpu_median": statistics.median(cpu_overheads),
-        "cpu_min": min(cpu_overheads),
-        "cpu_max": max(cpu_overheads),
-        "per_round": per_round,
-    }
+    overheads = [r.overhead for r in per_round]
+    cpu_overheads = [r.cpu_overhead for r in per_round]
+    overhead = NerOverhead(
+        rounds=rounds,
+        reps_per_round=reps,
+        median=statistics.median(overheads),
+        min=min(overheads),
+        max=max(overheads),
+        median_ms=statistics.median(r.handler_ms - r.bare_ner_only_ms for r in per_round),
+        cpu_median=statistics.median(cpu_overheads),
+        cpu_min=min(cpu_overheads),
+        cpu_max=max(cpu_overheads),
+        per_round=tuple(per_round),
+    )
     return {name: summarize(v) for name, v in wall.items()}, overhead
 
 
-def run_ner(spec: dict[str, Any]) -> dict[str, Any]:
-    """Measure in one process; ``spec``: reps, batch_texts, model, and optionally rounds."""
+def run_ner(spec: NerSpec, spawned: float) -> NerRun:
+    """Measure in one process (``spawned``: when the parent spawned it)."""
     os.environ.setdefault("SERVICES", "ner")
-    reps, n_texts, model = int(spec["reps"]), int(spec["batch_texts"]), spec["model"]
+    reps, n_texts, model = spec.reps, spec.batch_texts, spec.model
     t0 = time.perf_counter()
     import spacy
 
@@ -134,7 +133,7 @@ def run_ner(spec: dict[str, Any]) -> dict[str, Any]:
             "service_extract": lambda: service.extract(TEXT_100_WORDS),
             "handler": via_handler,
         },
-        rounds=int(spec.get("rounds", ROUNDS)),
+        rounds=spec.rounds,
         reps=max(5, reps // 2),
     )
     texts = [TEXT_100_WORDS] * n_texts
@@ -151,15 +150,14 @@ def run_ner(spec: dict[str, Any]) -> dict[str, Any]:
         "pipe_ner_only": _timed(lambda: list(ner_only.pipe(texts, batch_size=32)), batch_reps),
         "handler_batch": _timed(batch_handler, batch_reps),
     }
-    for item in batch.values():
-        item["words_per_s"] = words / (item["p50_ms"] / 1000.0)
-    return {
-        "text_words": len(TEXT_100_WORDS.split()),
-        "batch_texts": n_texts,
-        "import_spacy_s": import_s,
-        "load_s": {k: min(v) for k, v in loads.items()},
-        "components": {"full": list(full.pipe_names), "ner_only": list(ner_only.pipe_names)},
-        "single": single,
-        "overhead": overhead,
-        "batch": batch,
-    }
+    return NerRun(
+        text_words=len(TEXT_100_WORDS.split()),
+        batch_texts=n_texts,
+        import_spacy_s=import_s,
+        load_s={k: min(v) for k, v in loads.items()},
+        components={"full": tuple(full.pipe_names), "ner_only": tuple(ner_only.pipe_names)},
+        single=single,
+        overhead=overhead,
+        batch={name: Throughput.of(item, words) for name, item in batch.items()},
+        spawned=spawned,
+    )

@@ -1,63 +1,56 @@
-"""docs/bench/report.md and PNG plots from the run's results (report.json has everything)."""
+"""docs/bench/report.md and PNG plots from the run's results (report.json has everything).
+
+One function per section renders one part of :class:`bench.records.BenchResults` into Markdown
+lines; :func:`write` puts the header, the targets, the plots and then :data:`SECTIONS` in order.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from bench.cost import break_even
+from bench.records import (
+    BenchResults,
+    ColdStart,
+    ContainerRun,
+    Containers,
+    Design1Cost,
+    Failed,
+    Fidelity,
+    ImageColdStart,
+    NerRun,
+    QaRun,
+    Skipped,
+    TokenCount,
+)
 
 PEERS = ("transformers", "ort-fp32")
 TARGET_WORDS = "150"
 
 
-def token_note(paths: dict[str, str | None]) -> dict[str, Any]:
-    """Context tokens and tokens per word per context size, with the checkpoint's tokenizer.
-
-    Latency per word compares with a real checkpoint only as far as tokens per word do (the
-    real ALBERT vocabulary has 30k pieces), so the report prints them beside per-word figures.
-    """
-    from transformers import AutoTokenizer
-
-    from bench.texts import pairs_for
-
-    tok = AutoTokenizer.from_pretrained(str(paths["hf"]))
-    sizes = {}
-    for words in (50, 150, 400, 800, 1500):
-        pairs = pairs_for(words, 3)  # the bench's first contexts of this size
-        tokens = [len(tok(p.context, add_special_tokens=False)["input_ids"]) for p in pairs]
-        n_words = sum(p.context_words for p in pairs)
-        sizes[str(words)] = {
-            "context_tokens": round(sum(tokens) / len(tokens)),
-            "tokens_per_word": round(sum(tokens) / n_words, 2),
-        }
-    return {"pieces": len(tok), "sizes": sizes}
+def _tokens(r: BenchResults) -> Mapping[str, TokenCount]:
+    """Tokens per context size from the run's token note (empty when not measured)."""
+    note = r.tokens_per_window_note
+    return {} if note is None else note.sizes
 
 
-def _tokens(r: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
-    """(SentencePiece pieces, tokens per context size) from the run's token note.
-
-    A report.json from before the piece count was recorded has only the sizes (1000 pieces).
-    """
-    note = r.get("tokens_per_window_note") or {}
-    if "sizes" in note:
-        return note.get("pieces"), note["sizes"]
-    return (1000 if note else None), note
-
-
-def _tokens_phrase(r: dict[str, Any], words: str) -> str:
-    item = _tokens(r)[1].get(words)
+def _tokens_phrase(r: BenchResults, words: str) -> str:
+    item = _tokens(r).get(words)
     if not item:
         return "tokens not measured"
-    return f"{item['context_tokens']} tokens, {item['tokens_per_word']:.2f} per word"
+    return f"{item.context_tokens} tokens, {item.tokens_per_word:.2f} per word"
 
 
-def _tokens_cell(r: dict[str, Any], words: str) -> str:
-    item = _tokens(r)[1].get(words)
-    return "–" if not item else f"{item['context_tokens']} ({item['tokens_per_word']:.2f})"
+def _tokens_cell(r: BenchResults, words: str) -> str:
+    item = _tokens(r).get(words)
+    return "–" if not item else f"{item.context_tokens} ({item.tokens_per_word:.2f})"
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
+def _fmt(value: object, digits: int = 1) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -65,32 +58,34 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def _p50(results: dict[str, Any], engine: str, kind: str, key: str) -> float | None:
-    item = results["qa"].get(engine, {}).get(kind, {}).get(key)
-    return None if not item else float(item["p50_ms"])
+def _p50(r: BenchResults, engine: str, kind: Literal["forward", "e2e"], key: str) -> float | None:
+    run = r.qa.get(engine)
+    if not isinstance(run, QaRun):
+        return None
+    item = (run.forward if kind == "forward" else run.e2e).get(key)
+    return None if item is None else item.p50_ms
 
 
 def _ratio(a: float | None, b: float | None) -> str:
     return "–" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
 
-def qa_tables(r: dict[str, Any]) -> list[str]:
-    engines = [e for e in r["qa"] if "error" not in r["qa"][e]]
+def qa_tables(r: BenchResults) -> list[str]:
+    # Engines measured end to end (a forward-only engine has no e2e figures).
+    e2e = {e: run.e2e for e, run in r.qa.items() if isinstance(run, QaRun) and run.e2e}
     lines = ["## QA end-to-end latency (tokenise, windows, forward, decode), ms", ""]
-    sizes = [str(w) for w, _ in r["plan"]["sizes"]]
+    sizes = [str(w) for w, _ in r.plan.sizes]
     lines.append(
         "| context words | context tokens (per word) | "
-        + " | ".join(f"{e} p50 / p90" for e in engines if r["qa"][e]["e2e"])
+        + " | ".join(f"{e} p50 / p90" for e in e2e)
         + " |"
     )
-    lines.append("|---" * (2 + sum(1 for e in engines if r["qa"][e]["e2e"])) + "|")
+    lines.append("|---" * (2 + len(e2e)) + "|")
     for words in sizes:
         cells = []
-        for e in engines:
-            if not r["qa"][e]["e2e"]:
-                continue
-            item = r["qa"][e]["e2e"].get(words)
-            cells.append("–" if not item else f"{item['p50_ms']:,.0f} / {item['p90_ms']:,.0f}")
+        for by_size in e2e.values():
+            item = by_size.get(words)
+            cells.append("–" if not item else f"{item.p50_ms:,.0f} / {item.p90_ms:,.0f}")
         lines.append(f"| {words} | {_tokens_cell(r, words)} | " + " | ".join(cells) + " |")
     lines += ["", "Ratios of p50 (project / peer; below 1 means the project is faster):", ""]
     lines.append(
@@ -111,22 +106,19 @@ def qa_tables(r: dict[str, Any]) -> list[str]:
         ]
         lines.append(f"| {words} | {_tokens_cell(r, words)} | " + " | ".join(cells) + " |")
     lines += ["", "## Forward only, batch 1, unpadded, ms (p50)", ""]
-    buckets = [str(b) for b in r["plan"]["buckets"]]
+    buckets = [str(b) for b in r.plan.buckets]
     lines.append("| engine | " + " | ".join(f"T={b}" for b in buckets) + " |")
     lines.append("|---" * (1 + len(buckets)) + "|")
-    for e, item in r["qa"].items():
-        if "error" in item:
-            lines.append(f"| {e} | not measured: {item['error']} |" + " |" * (len(buckets) - 1))
+    for e, run in r.qa.items():
+        if isinstance(run, Failed):
+            lines.append(f"| {e} | not measured: {run.error} |" + " |" * (len(buckets) - 1))
             continue
-        lines.append(
-            f"| {e} | "
-            + " | ".join(_fmt(item["forward"].get(b, {}).get("p50_ms")) for b in buckets)
-            + " |"
-        )
+        forward = (_fmt(_p50(r, e, "forward", b)) for b in buckets)
+        lines.append(f"| {e} | " + " | ".join(forward) + " |")
     return lines
 
 
-def cold_table(r: dict[str, Any]) -> list[str]:
+def cold_table(r: BenchResults) -> list[str]:
     lines = [
         "## Cold start: fresh process to first answer (imports, load, warm-up, first request)",
         "",
@@ -134,16 +126,16 @@ def cold_table(r: dict[str, Any]) -> list[str]:
         "request path) | errors |",
         "|---|---|---|---|---|---|",
     ]
-    for name, item in r["cold"].items():
-        ph = item.get("phases")
+    for name, item in r.cold.items():
+        ph = item.phases
         phases = (
             " / ".join(_fmt(ph.get(k), 2) for k in ("import", "load", "warmup", "request_path"))
             if ph
             else "–"
         )
         lines.append(
-            f"| {name} | {_fmt(item['median_s'], 2)} | {_fmt(item['min_s'], 2)} | "
-            f"{_fmt(item['loaded_s'], 2)} | {phases} | {'; '.join(item['errors']) or '–'} |"
+            f"| {name} | {_fmt(item.median_s, 2)} | {_fmt(item.min_s, 2)} | "
+            f"{_fmt(item.loaded_s, 2)} | {phases} | {'; '.join(item.errors) or '–'} |"
         )
     lines += [
         "",
@@ -151,45 +143,51 @@ def cold_table(r: dict[str, Any]) -> list[str]:
         "are what the function logs on `init_complete` (the rest is the interpreter and the web "
         "stack's imports, and the first request).",
     ]
-    c = r["containers"]
+    c = r.containers
     lines += ["", "## Container images (RIE, Lambda-like limits)", ""]
-    if "skipped" in c:
-        lines.append(f"Skipped: {c['skipped']}.")
+    if isinstance(c, Skipped):
+        lines.append(f"Skipped: {c.reason}.")
         return lines
     lines += [
         "| image | size MB | added on base MB | cold start to first answer, median s | limits |",
         "|---|---|---|---|---|",
     ]
     for name in ("ner", "qa"):
-        size, start = c["sizes"][name], c["cold_start"][name]
-        mb = None if size["bytes"] is None else size["bytes"] / 1e6
-        added = None if size.get("added_bytes") is None else size["added_bytes"] / 1e6
-        limits = (
-            "–"
-            if "skipped" in start
-            else f"{start['memory_mb']} MB, {start['runs'][0].get('cpus', '?')} CPUs, read-only root"
+        size, start = c.sizes.functions[name], c.cold_start[name]
+        mb = None if size.bytes is None else size.bytes / 1e6
+        added = None if size.added_bytes is None else size.added_bytes / 1e6
+        lines.append(
+            f"| {size.tag} | {_fmt(mb, 0)} | {_fmt(added, 0)} | {_container_cells(start)} |"
         )
-        note = start.get("skipped") or _fmt(start.get("median_s"), 2)
-        if not start.get("median_s") and "runs" in start:
-            note = "no 200 answer: " + "; ".join(
-                str(x.get("error") or x.get("body", ""))[:120] for x in start["runs"]
-            )
-        lines.append(f"| {size['tag']} | {_fmt(mb, 0)} | {_fmt(added, 0)} | {note} | {limits} |")
-    lines.append(
-        f"\nBase image {c['sizes']['base']['tag']}: {_fmt((c['sizes']['base']['bytes'] or 0) / 1e6, 0)} MB."
-    )
+    base = c.sizes.base
+    lines.append(f"\nBase image {base.tag}: {_fmt((base.bytes or 0) / 1e6, 0)} MB.")
     return lines
 
 
-def ner_table(r: dict[str, Any]) -> list[str]:
-    n = r["ner"]
-    if "error" in n:
-        return ["## NER", "", f"Not measured: {n['error']}"]
-    s, b = n["single"], n["batch"]
+def _container_cells(start: ImageColdStart | Skipped) -> str:
+    """The cold start and limits cells of one image's row."""
+    if isinstance(start, Skipped):
+        return f"{start.reason} | –"
+    first = start.runs[0]
+    cpus = first.cpus if isinstance(first, ContainerRun) else "?"
+    limits = f"{start.memory_mb} MB, {cpus} CPUs, read-only root"
+    note = _fmt(start.median_s, 2)
+    if not start.median_s:
+        note = "no 200 answer: " + "; ".join(
+            (x.error if isinstance(x, Failed) else x.body)[:120] for x in start.runs
+        )
+    return f"{note} | {limits}"
+
+
+def ner_table(r: BenchResults) -> list[str]:
+    n = r.ner
+    if isinstance(n, Failed):
+        return ["## NER", "", f"Not measured: {n.error}"]
+    s, b = n.single, n.batch
     lines = [
         "## NER",
         "",
-        f"One ~{n['text_words']}-word text, p50 ms (n={s['handler']['n']}, pooled over the rounds):",
+        f"One ~{n.text_words}-word text, p50 ms (n={s['handler'].n}, pooled over the rounds):",
         "",
         "| path | p50 ms | p90 ms |",
         "|---|---|---|",
@@ -200,12 +198,12 @@ def ner_table(r: dict[str, Any]) -> list[str]:
         ("service_extract", "NerService.extract"),
         ("handler", "Mangum handler, function URL event"),
     ):
-        lines.append(f"| {label} | {s[key]['p50_ms']:.2f} | {s[key]['p90_ms']:.2f} |")
+        lines.append(f"| {label} | {s[key].p50_ms:.2f} | {s[key].p90_ms:.2f} |")
     lines += [
         "",
         *_overhead_lines(n),
         "",
-        f"Batch of {n['batch_texts']} texts, words/second:",
+        f"Batch of {n.batch_texts} texts, words/second:",
         "",
         "| path | p50 ms | words/s |",
         "|---|---|---|",
@@ -215,56 +213,57 @@ def ner_table(r: dict[str, Any]) -> list[str]:
         ("pipe_ner_only", "nlp.pipe, ner only"),
         ("handler_batch", "Mangum handler, /ner/batch"),
     ):
-        lines.append(f"| {label} | {b[key]['p50_ms']:.0f} | {b[key]['words_per_s']:,.0f} |")
+        lines.append(f"| {label} | {b[key].p50_ms:.0f} | {b[key].words_per_s:,.0f} |")
+    kept, full = n.components["ner_only"], n.components["full"]
     lines += [
         "",
-        f"Model load: all components {n['load_s']['full']:.2f} s, ner only {n['load_s']['ner_only']:.2f} s "
-        f"(components kept: {', '.join(n['components']['ner_only'])}; excluded: "
-        f"{', '.join(c for c in n['components']['full'] if c not in n['components']['ner_only'])}).",
+        f"Model load: all components {n.load_s['full']:.2f} s, ner only {n.load_s['ner_only']:.2f} s "
+        f"(components kept: {', '.join(kept)}; excluded: "
+        f"{', '.join(c for c in full if c not in kept)}).",
     ]
     return lines
 
 
-def ner_overhead(n: dict[str, Any]) -> float | None:
+def ner_overhead(n: NerRun | Failed) -> float | None:
     """The handler's overhead over bare ner-only spaCy: the median of the rounds' ratios."""
-    if "error" in n:
+    if isinstance(n, Failed):
         return None
-    if "overhead" in n:
-        return float(n["overhead"]["median"])
-    s = n["single"]  # a report.json from before the rounds: one pass
-    return float(s["handler"]["p50_ms"] / s["bare_ner_only"]["p50_ms"] - 1)
+    if n.overhead is not None:
+        return float(n.overhead.median)
+    s = n.single  # a report.json from before the rounds: one pass
+    return float(s["handler"].p50_ms / s["bare_ner_only"].p50_ms - 1)
 
 
-def _overhead_lines(n: dict[str, Any]) -> list[str]:
-    s = n["single"]
-    vs_full = (s["handler"]["p50_ms"] / s["bare_full"]["p50_ms"] - 1) * 100
-    o = n.get("overhead")
-    if not o:
+def _overhead_lines(n: NerRun) -> list[str]:
+    s = n.single
+    vs_full = (s["handler"].p50_ms / s["bare_full"].p50_ms - 1) * 100
+    o = n.overhead
+    if o is None:
         return [
             f"Handler overhead vs bare ner-only spaCy: **{ner_overhead(n) or 0.0:.1%}** "
-            f"({s['handler']['p50_ms'] - s['bare_ner_only']['p50_ms']:.2f} ms); vs the full "
+            f"({s['handler'].p50_ms - s['bare_ner_only'].p50_ms:.2f} ms); vs the full "
             f"pipeline: {vs_full:.1f}%."
         ]
-    rounds = ", ".join(f"{r['overhead']:.1%}" for r in o["per_round"])
-    cpu = ", ".join(f"{r['cpu_overhead']:.1%}" for r in o["per_round"])
+    rounds = ", ".join(f"{x.overhead:.1%}" for x in o.per_round)
+    cpu = ", ".join(f"{x.cpu_overhead:.1%}" for x in o.per_round)
     return [
-        f"Handler overhead vs bare ner-only spaCy: **{o['median']:.1%}** ({o['median_ms']:.2f} ms), "
-        f"the median of {o['rounds']} rounds of {o['reps_per_round']} interleaved requests "
-        f"(rounds: {rounds}; spread {o['min']:.1%} to {o['max']:.1%}); vs the full pipeline: "
+        f"Handler overhead vs bare ner-only spaCy: **{o.median:.1%}** ({o.median_ms:.2f} ms), "
+        f"the median of {o.rounds} rounds of {o.reps_per_round} interleaved requests "
+        f"(rounds: {rounds}; spread {o.min:.1%} to {o.max:.1%}); vs the full pipeline: "
         f"{vs_full:.1f}%.",
-        f"In process CPU time (what other jobs on the machine cannot add): {o['cpu_median']:.1%} "
+        f"In process CPU time (what other jobs on the machine cannot add): {o.cpu_median:.1%} "
         f"(rounds: {cpu}).",
     ]
 
 
-def load_section(r: dict[str, Any]) -> list[str]:
+def load_section(r: BenchResults) -> list[str]:
     """Bounded load through the compose stack's front door (bench/load.py)."""
-    data = r.get("load")
+    data = r.load
     lines = ["## Load on the local stack (loopback, 8 concurrent clients, front door + RIE)", ""]
     if not data:
         return [*lines, "Not measured in this run."]
-    if "skipped" in data:
-        return [*lines, f"Skipped: {data['skipped']}."]
+    if isinstance(data, Skipped):
+        return [*lines, f"Skipped: {data.reason}."]
     lines += [
         "Each function runs as one Lambda environment (one request at a time; the front door "
         "queues the rest), so latency under 8 clients includes queueing. Answers are compared "
@@ -277,18 +276,18 @@ def load_section(r: dict[str, Any]) -> list[str]:
     ]
     for name, item in data.items():
         lines.append(
-            f"| {name} ({item['distinct_inputs']} inputs) | {item['requests']:,} | {item['errors']} | "
-            f"{item['mismatches']} | {item['requests_per_s']:.1f} | {item['p50_ms']:.0f} / "
-            f"{item['p90_ms']:.0f} / {item['p99_ms']:.0f} | {_fmt(item['rss_before_mb'])} → "
-            f"{_fmt(item['rss_after_mb'])} |"
+            f"| {name} ({item.distinct_inputs} inputs) | {item.requests:,} | {item.errors} | "
+            f"{item.mismatches} | {item.requests_per_s:.1f} | {item.p50_ms:.0f} / "
+            f"{item.p90_ms:.0f} / {item.p99_ms:.0f} | {_fmt(item.rss_before_mb)} → "
+            f"{_fmt(item.rss_after_mb)} |"
         )
     return lines
 
 
-def cold_modes_section(r: dict[str, Any]) -> list[str]:
+def cold_modes_section(r: BenchResults) -> list[str]:
     """The three ColdStartMode choices side by side: what a new environment waits for, and cost."""
-    tables = r["cost"]["tables"]
-    containers = r.get("containers", {}).get("cold_start", {})
+    tables = r.cost.tables
+    containers = r.containers.cold_start if isinstance(r.containers, Containers) else {}
     lines = [
         "## Cold start by mode (template parameter `ColdStartMode`)",
         "",
@@ -306,32 +305,33 @@ def cold_modes_section(r: dict[str, Any]) -> list[str]:
     def millions(value: float | None) -> str:
         return "never" if value is None else f"{value / 1e6:.2f}"
 
-    def design1_above(d1: dict[str, Any], fixed: float, per_m: float) -> str:
+    def design1_above(d1: Design1Cost, fixed: float, per_m: float) -> str:
         # Design 1 pays more fixed and less per request: it wins above the crossing point.
-        if d1["variable_per_m"] >= per_m:
+        if d1.variable_per_m >= per_m:
             return "never"
-        if d1["fixed_month"] <= fixed:
+        if d1.fixed_month <= fixed:
             return "always"
-        return millions(break_even(d1["fixed_month"] - fixed, d1["variable_per_m"], per_m))
+        return millions(break_even(d1.fixed_month - fixed, d1.variable_per_m, per_m))
 
     # The QA image runs fp32 (QA_PRECISION's default), so only fp32 has a container figure.
     container_of = {"ner-100w": "ner", "qa-150w-project-fp32": "qa"}
     for key, table in tables.items():
-        row = next((x for x in table["rows"] if x["vcpus"] == 2.0), table["rows"][-1])
-        box = containers.get(container_of.get(key, ""), {}).get("median_s")
-        measured = f"{table['init_s']:.2f} s process" + (f", {box:.2f} s container" if box else "")
-        name, d1 = table["workload"], table["design1"]
-        snap = (row["snapstart_fixed_month"], row["snapstart_per_m"])
-        prov = (row["provisioned_fixed_month"], row["provisioned_per_m"])
+        row = next((x for x in table.rows if x.vcpus == 2.0), table.rows[-1])
+        start = containers.get(container_of.get(key, ""))
+        box = start.median_s if isinstance(start, ImageColdStart) else None
+        measured = f"{table.init_s:.2f} s process" + (f", {box:.2f} s container" if box else "")
+        name, d1, m = table.workload, table.design1, row.modes
+        snap = (m.snapstart_fixed_month, m.snapstart_per_m)
+        prov = (m.provisioned_fixed_month, m.provisioned_per_m)
         lines += [
             f"| {name} | none (on demand) | {measured} | measured | "
-            f"{row['on_demand_per_m']:.2f} | 0 | – | "
-            f"{design1_above(d1, 0.0, row['on_demand_per_m'])} |",
-            f"| {name} | snapstart | ~{table['restore_s_assumed']} s restore | assumed | "
-            f"{snap[1]:.2f} | {snap[0]:.2f} | {millions(row['break_even_snapstart'])} | "
+            f"{m.on_demand_per_m:.2f} | 0 | – | "
+            f"{design1_above(d1, 0.0, m.on_demand_per_m)} |",
+            f"| {name} | snapstart | ~{table.restore_s_assumed} s restore | assumed | "
+            f"{snap[1]:.2f} | {snap[0]:.2f} | {millions(row.break_even_snapstart)} | "
             f"{design1_above(d1, *snap)} |",
             f"| {name} | provisioned | 0 s within the provisioned concurrency | by design | "
-            f"{prov[1]:.2f} | {prov[0]:.2f} | {millions(row['break_even_provisioned'])} | "
+            f"{prov[1]:.2f} | {prov[0]:.2f} | {millions(row.break_even_provisioned)} | "
             f"{design1_above(d1, *prov)} |",
         ]
     lines += [
@@ -343,43 +343,42 @@ def cold_modes_section(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def cost_section(r: dict[str, Any]) -> list[str]:
-    c = r["cost"]
+def cost_section(r: BenchResults) -> list[str]:
+    c = r.cost
     lines = [
         "## Cost model (modelled from the measured durations; prices in bench/prices.json, "
-        f"recorded {c['prices']['recorded']})",
+        f"recorded {c.prices['recorded']})",
         "",
     ]
-    for table in c["tables"].values():
-        d1 = table["design1"]
+    for table in c.tables.values():
+        d1 = table.design1
         lines += [
-            f"### {table['workload']}",
+            f"### {table.workload}",
             "",
-            f"Measured: {table['warm_s_2_threads'] * 1000:.0f} ms warm (2 threads), "
-            f"{table['init_s']:.2f} s cold start. Assumed: {table['cold_fraction']:.0%} of requests cold; "
-            f"SnapStart restore {table['restore_s_assumed']} s. Design 1: {d1['instance']} "
-            f"${d1['fixed_month']:.0f}/month (one instance, capacity {d1['capacity_month'] / 1e6:.1f} M req/month) "
-            f"+ ${d1['variable_per_m']:.2f}/M for the front Lambda.",
+            f"Measured: {table.warm_s_2_threads * 1000:.0f} ms warm (2 threads), "
+            f"{table.init_s:.2f} s cold start. Assumed: {table.cold_fraction:.0%} of requests cold; "
+            f"SnapStart restore {table.restore_s_assumed} s. Design 1: {d1.instance} "
+            f"${d1.fixed_month:.0f}/month (one instance, capacity {d1.capacity_month / 1e6:.1f} M req/month) "
+            f"+ ${d1.variable_per_m:.2f}/M for the front Lambda.",
             "",
             "| memory MB | vCPU | duration ms | on-demand $/M | SnapStart $/M + $/month | provisioned (1 env) $/M + $/month | break-even vs Design 1, M req/month | provisioned break-even M/month |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for row in table["rows"]:
-            be = row["break_even_design1"]
-            bp = row["break_even_provisioned"]
+        for row in table.rows:
+            m, be, bp = row.modes, row.break_even_design1, row.break_even_provisioned
             lines.append(
-                f"| {row['memory_mb']} | {row['vcpus']} | {row['duration_s'] * 1000:.0f} | {row['on_demand_per_m']:.2f} | "
-                f"{row['snapstart_per_m']:.2f} + {row['snapstart_fixed_month']:.2f} | "
-                f"{row['provisioned_per_m']:.2f} + {row['provisioned_fixed_month']:.2f} | "
+                f"| {row.memory_mb} | {row.vcpus} | {m.duration_s * 1000:.0f} | {m.on_demand_per_m:.2f} | "
+                f"{m.snapstart_per_m:.2f} + {m.snapstart_fixed_month:.2f} | "
+                f"{m.provisioned_per_m:.2f} + {m.provisioned_fixed_month:.2f} | "
                 f"{'never' if be is None else f'{be / 1e6:.2f}'} | "
                 f"{'never' if bp is None else f'{bp / 1e6:.2f}'}"
-                f"{'' if bp is None or bp <= row['provisioned_capacity_month'] else ' (beyond one env)'} |"
+                f"{'' if bp is None or bp <= m.provisioned_capacity_month else ' (beyond one env)'} |"
             )
         lines.append("")
     return lines
 
 
-def targets(r: dict[str, Any]) -> list[str]:
+def targets(r: BenchResults) -> list[str]:
     """Issue 14's targets, each as measured in this run (ratios within the run only)."""
 
     def verdict(ok: bool | None) -> str:
@@ -388,15 +387,15 @@ def targets(r: dict[str, Any]) -> list[str]:
     def within(a: float | None, b: float | None, bound: float) -> bool | None:
         return None if a is None or b is None else a <= bound * b
 
-    e2e = {e: _p50(r, e, "e2e", TARGET_WORDS) for e in r["qa"]}
+    e2e = {e: _p50(r, e, "e2e", TARGET_WORDS) for e in r.qa}
     hf = e2e.get("transformers")
-    fwd = {(e, t): _p50(r, e, "forward", t) for e in r["qa"] for t in ("128", "384")}
-    cold_qa = r["cold"].get("project-qa-fp32", {}).get("median_s")
-    cold_int8 = r["cold"].get("project-qa-int8", {}).get("median_s")
-    containers = r.get("containers", {})
-    cold_box = containers.get("cold_start", {}).get("qa", {}).get("median_s")
-    overhead = ner_overhead(r["ner"])
-    spread = r["ner"].get("overhead")
+    fwd = {(e, t): _p50(r, e, "forward", t) for e in r.qa for t in ("128", "384")}
+    cold_qa = _median_s(r.cold.get("project-qa-fp32"))
+    cold_int8 = _median_s(r.cold.get("project-qa-int8"))
+    box = r.containers.cold_start.get("qa") if isinstance(r.containers, Containers) else None
+    cold_box = _median_s(box)
+    overhead = ner_overhead(r.ner)
+    spread = r.ner.overhead if isinstance(r.ner, NerRun) else None
     rows: list[tuple[str, str, bool | None]] = []
     for engine, label, bound in (
         ("project-fp32", "default precision (fp32)", 0.5),
@@ -438,7 +437,7 @@ def targets(r: dict[str, Any]) -> list[str]:
             if overhead is None
             else f"{overhead:.1%}"
             + (
-                f" ({spread['min']:.1%} to {spread['max']:.1%} over {spread['rounds']} rounds)"
+                f" ({spread.min:.1%} to {spread.max:.1%} over {spread.rounds} rounds)"
                 if spread
                 else ""
             ),
@@ -460,19 +459,25 @@ def targets(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def plots(r: dict[str, Any], out: Path) -> list[str]:
+def _median_s(start: ColdStart | ImageColdStart | Skipped | None) -> float | None:
+    """The median of a process or container cold start; None when skipped or not measured."""
+    return start.median_s if isinstance(start, ColdStart | ImageColdStart) else None
+
+
+def plots(r: BenchResults, out: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    runs = {e: run for e, run in r.qa.items() if isinstance(run, QaRun)}
     names = []
     fig, ax = plt.subplots(figsize=(7, 4))
-    for e, item in r["qa"].items():
-        if "error" in item or not item["e2e"]:
+    for e, run in runs.items():
+        if not run.e2e:
             continue
-        xs = [int(w) for w in item["e2e"]]
-        ax.plot(xs, [v["p50_ms"] for v in item["e2e"].values()], marker="o", label=e)
+        xs = [int(w) for w in run.e2e]
+        ax.plot(xs, [v.p50_ms for v in run.e2e.values()], marker="o", label=e)
     ax.set(
         xlabel="context words",
         ylabel="p50 ms",
@@ -486,11 +491,9 @@ def plots(r: dict[str, Any], out: Path) -> list[str]:
     names.append("qa_e2e.png")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for e, item in r["qa"].items():
-        if "error" in item:
-            continue
-        xs = [int(b) for b in item["forward"]]
-        ax.plot(xs, [v["p50_ms"] for v in item["forward"].values()], marker="o", label=e)
+    for e, run in runs.items():
+        xs = [int(b) for b in run.forward]
+        ax.plot(xs, [v.p50_ms for v in run.forward.values()], marker="o", label=e)
     ax.set(xlabel="sequence length", ylabel="p50 ms", title="Forward only, batch 1 (2 threads)")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -500,65 +503,80 @@ def plots(r: dict[str, Any], out: Path) -> list[str]:
     return names
 
 
-def _fidelity_line(fid: dict[str, Any] | None) -> str:
+def _fidelity_line(fid: Fidelity | None) -> str:
     if not fid:
         return "- INT8 fidelity: not available (run `make quantize MODEL_DIR=...`)."
-    lg = fid["logits"]["128"]
+    lg = fid.logits["128"]
     return (
-        f"- INT8 fidelity vs fp32 (held-out windows, T=128): logits cosine {lg['cosine']:.5f}, "
-        f"max abs error {lg['max_abs_error']:.4f} (max |logit| {lg['max_abs_logit']:.3f}); "
-        f"answers agree on {fid['answers_agree']}/{fid['answers_total']} pairs."
+        f"- INT8 fidelity vs fp32 (held-out windows, T=128): logits cosine {lg.cosine:.5f}, "
+        f"max abs error {lg.max_abs_error:.4f} (max |logit| {lg.max_abs_logit:.3f}); "
+        f"answers agree on {fid.answers_agree}/{fid.answers_total} pairs."
     )
 
 
-def _token_line(r: dict[str, Any]) -> str:
-    pieces, sizes = _tokens(r)
-    if not sizes:
+def _token_line(r: BenchResults) -> str:
+    note = r.tokens_per_window_note
+    if not note or not note.sizes:
         return "- Tokens per word: not measured in this run."
     counts = ", ".join(
-        f"{w} words -> {v['context_tokens']} tokens ({v['tokens_per_word']:.2f} per word)"
-        for w, v in sizes.items()
+        f"{w} words -> {v.context_tokens} tokens ({v.tokens_per_word:.2f} per word)"
+        for w, v in note.sizes.items()
     )
     return (
-        f"- Its SentencePiece model has {pieces} pieces: {counts}. Latency per *word* compares "
+        f"- Its SentencePiece model has {note.pieces} pieces: {counts}. Latency per *word* compares "
         "with a real ALBERT checkpoint (30k pieces, not reachable here) only as far as tokens "
         "per word agree, so they stand beside every per-word figure; per-token figures are the "
         "forward table."
     )
 
 
-def write(r: dict[str, Any], out: Path) -> None:
-    m = r["machine"]
-    fid = r["fidelity"]
+#: The sections after the plots, in order: each renders one part of the results.
+SECTIONS: tuple[Callable[[BenchResults], list[str]], ...] = (
+    qa_tables,
+    cold_table,
+    ner_table,
+    load_section,
+    cold_modes_section,
+    cost_section,
+)
+
+
+def write(r: BenchResults, out: Path) -> None:
+    m = r.machine
+    end = "–" if m.load_avg_end is None else f"{m.load_avg_end[0]:.2f}"
     lines = [
         "# lambda-nlp benchmark report",
         "",
-        f"Generated by `make bench` ({r['mode']} mode) in {r['elapsed_s'] / 60:.1f} min. "
+        f"Generated by `make bench` ({r.mode} mode) in {r.elapsed_s / 60:.1f} min. "
         "Every engine ran in its own process with 2 threads; compare ratios within this report only "
         "(the machine is shared and noisy).",
         "",
-        f"- Machine: {m['cpu']}, {m['cores']} cores, ISA {' '.join(m['isa'])}; Python {m['python']}; "
-        f"load average at start {m['load_avg_start'][0]:.2f}, at end {m['load_avg_end'][0]:.2f}.",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".",
+        f"- Machine: {m.cpu}, {m.cores} cores, ISA {' '.join(m.isa)}; Python {m.python}; "
+        f"load average at start {m.load_avg_start[0]:.2f}, at end {end}.",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in m.versions.items() if v) + ".",
         "- Model: random ALBERT-base-sized QA checkpoint (E=128, H=768, 12 heads, 12 shared layers, vocab 30000) "
-        "from `tests.qa.checkpoints`; the same weights for every engine (ONNX via torch.onnx). Settings as the "
+        "from `tools.checkpoints`; the same weights for every engine (ONNX via torch.onnx). Settings as the "
         "transformers pipeline's defaults: max_seq_len 384, doc_stride 128, max_question_len 64, max_answer_len 15, top_k 1.",
         _token_line(r),
-        _fidelity_line(fid),
+        _fidelity_line(r.fidelity),
         "",
     ]
     lines += [*targets(r), ""]
     for png in plots(r, out):
         lines.append(f"![{png}]({png})")
-    lines += ["", *qa_tables(r), "", *cold_table(r), "", *ner_table(r), "", *load_section(r)]
-    lines += ["", *cold_modes_section(r), "", *cost_section(r)]
+    for section in SECTIONS:
+        lines += ["", *section(r)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
-if __name__ == "__main__":
-    # Re-render the report from a saved report.json: python -m bench.report docs/bench
-    import json
-    import sys
+def main(argv: list[str] | None = None) -> int:
+    """Re-render the report from a saved report.json: python -m bench.report docs/bench"""
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0] if args else "docs/bench")
+    results = BenchResults.from_json(json.loads((target / "report.json").read_text()))
+    write(results, target)
+    return 0
 
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/bench")
-    write(json.loads((target / "report.json").read_text()), target)
+
+if __name__ == "__main__":
+    raise SystemExit(main())

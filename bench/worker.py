@@ -1,8 +1,9 @@
 """One measurement in a fresh process: ``python -m bench.worker MODE --spec JSON --out FILE``.
 
 Modes: ``qa`` (forward per bucket + end-to-end per context size for one engine), ``cold`` (start to
-first answer; the parent times the process from before its spawn), ``ner`` (handler overhead,
-throughput, load time). Results go to ``--out`` as JSON; stdout is left to the code under test.
+first answer; the parent times the process from before its spawn, ``--spawned``), ``ner`` (handler
+overhead, throughput, load time). The spec is the JSON of a :mod:`bench.records` spec; the result
+goes to ``--out`` as the JSON of its record; stdout is left to the code under test.
 """
 
 from __future__ import annotations
@@ -11,70 +12,86 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from app.function_url import LambdaContext
 from app.function_url import function_url_event as make_event
+from bench.records import (
+    AnswerLatency,
+    ColdRun,
+    ColdSpec,
+    Latency,
+    NerSpec,
+    QaRun,
+    QaSpec,
+    Record,
+)
 from bench.stats import summarize
 
+T = TypeVar("T")
 
-def _progress(items: Any, desc: str) -> Any:
+
+def _progress(items: Iterable[T], desc: str) -> Iterable[T]:
     try:
         from tqdm import tqdm
     except ImportError:  # a venv without tqdm (e.g. an image's lock): one line per step instead
         print(f"{desc} ...", file=sys.stderr, flush=True)
         return items
-    return tqdm(items, desc=desc, leave=False, mininterval=1.0)
+    progress: Iterable[T] = tqdm(items, desc=desc, leave=False, mininterval=1.0)
+    return progress
 
 
-def run_qa(spec: dict[str, Any]) -> dict[str, Any]:
+def run_qa(spec: QaSpec, spawned: float) -> QaRun:
     from bench.engines import make_engine
     from bench.texts import pairs_for
 
     started = time.perf_counter()
-    engine = make_engine(spec["engine"], spec["paths"])
-    result: dict[str, Any] = {"load_s": time.perf_counter() - started, "forward": {}, "e2e": {}}
+    engine = make_engine(spec.engine, spec.paths)
+    load_s = time.perf_counter() - started
+    forward: dict[str, Latency] = {}
+    e2e: dict[str, AnswerLatency] = {}
     rng = np.random.default_rng(0)
-    for seq in spec["buckets"]:
+    for seq in spec.buckets:
         ids = rng.integers(5, 1000, size=(1, seq)).astype(np.int32)
         engine.forward(ids)  # first call per shape is a one-time cost (measured by cold start)
         times = []
-        for _ in _progress(range(spec["forward_reps"]), f"{spec['engine']} fwd {seq}"):
+        for _ in _progress(range(spec.forward_reps), f"{spec.engine} fwd {seq}"):
             t0 = time.perf_counter()
             engine.forward(ids)
             times.append(time.perf_counter() - t0)
-        result["forward"][str(seq)] = summarize(times)
-    for words, reps in spec["sizes"]:
+        forward[str(seq)] = summarize(times)
+    for words, reps in spec.sizes:
         pairs = pairs_for(words, reps)
         engine.answer(pairs[0].question, pairs[0].context)
         times, found = [], 0
-        for pair in _progress(pairs, f"{spec['engine']} e2e {words}w"):
+        for pair in _progress(pairs, f"{spec.engine} e2e {words}w"):
             t0 = time.perf_counter()
             text = engine.answer(pair.question, pair.context)
             times.append(time.perf_counter() - t0)
             found += int(pair.answer in text)
-        result["e2e"][str(words)] = {**summarize(times), "answer_found": found}
-    return result
+        e2e[str(words)] = AnswerLatency.of(summarize(times), answer_found=found)
+    return QaRun(load_s=load_s, forward=forward, e2e=e2e, spawned=spawned)
 
 
-def run_cold(spec: dict[str, Any]) -> dict[str, Any]:
+def run_cold(spec: ColdSpec, spawned: float) -> ColdRun:
     """Everything a fresh Lambda environment does: imports, load, warm-up, first answer."""
-    kind = spec["engine"]
-    marks: dict[str, float] = {"start": time.time()}
+    kind = spec.engine
+    phases: dict[str, float] | None = None
     if kind == "hf":
         from bench.engines import HfEngine
 
-        engine = HfEngine(Path(spec["paths"]["hf"]))
-        marks["loaded"] = time.time()
+        engine = HfEngine(spec.paths.hf)
+        loaded = time.time()
         answer = engine.answer("Who wrote the algorithm?", "Ada Lovelace wrote the algorithm.")
     else:
         # The project's real handler module: init (load + warm-up) happens at its import.
         import app.main
 
-        marks["loaded"] = time.time()
+        loaded = time.time()
         body = (
             {"text": "Ada Lovelace met Charles Babbage in London."}
             if kind == "project-ner"
@@ -92,11 +109,8 @@ def run_cold(spec: dict[str, Any]) -> dict[str, Any]:
             **app.main.services.load_seconds.get(service, {}),
             "request_path": app.main.warm_up_seconds,
         }
-    marks["answered"] = time.time()
-    result: dict[str, Any] = {"marks": marks, "answer": answer}
-    if kind != "hf":
-        result["phases"] = phases
-    return result
+    answered = time.time()
+    return ColdRun(spawned, loaded, answered, answer, phases)
 
 
 def function_url_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -109,17 +123,19 @@ def main() -> None:
     parser.add_argument("mode", choices=["qa", "cold", "ner"])
     parser.add_argument("--spec", required=True, help="JSON object with the run's parameters")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--spawned", required=True, type=float, help="time.time() at the spawn")
     args = parser.parse_args()
     spec = json.loads(args.spec)
+    result: Record
     if args.mode == "qa":
-        result = run_qa(spec)
+        result = run_qa(QaSpec.from_json(spec), args.spawned)
     elif args.mode == "cold":
-        result = run_cold(spec)
+        result = run_cold(ColdSpec.from_json(spec), args.spawned)
     else:
         from bench.ner import run_ner
 
-        result = run_ner(spec)
-    args.out.write_text(json.dumps(result, indent=1))
+        result = run_ner(NerSpec.from_json(spec), args.spawned)
+    args.out.write_text(json.dumps(result.to_json(), indent=1))
 
 
 if __name__ == "__main__":

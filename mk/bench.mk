@@ -23,7 +23,7 @@ bench-quick: venv ## CI-speed smoke of the bench harness (writes to .bench-cache
 
 bench-qa-image: venv base-images ## The QA image with a random ALBERT-base-sized model, for the bench
 	@test -f $(BENCH_QA_MODEL)/config.json || \
-	  $(PY) -m tests.qa.checkpoints --out $(patsubst %/,%,$(dir $(BENCH_QA_MODEL))) --size base --converted
+	  $(PY) -m tools.checkpoints --out $(patsubst %/,%,$(dir $(BENCH_QA_MODEL))) --size base --converted
 	@$(MAKE) --no-print-directory image-qa QA_IMAGE=$(BENCH_QA_IMAGE) QA_MODEL_SRC=$(BENCH_QA_MODEL)
 
 bench-mkl-venv: $(MKL_VENV)/.installed ## Separate venv with mxnet-mkl 1.6.0 + gluonnlp (cannot share a venv with mxnet 1.9.1)

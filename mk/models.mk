@@ -37,4 +37,4 @@ models-auto: ## What `make run` does first: fetch $(QA_CHECKPOINT) into $(MODELS
 	fi
 
 models-random: | $(if $(wildcard $(PY)),,venv) ## Random-weight ALBERT QA model for offline work (RANDOM_QA_SIZE=tiny|base) into RANDOM_QA_OUT
-	$(PY) -m tests.qa.checkpoints --out $(RANDOM_QA_OUT) --size $(RANDOM_QA_SIZE) --converted
+	$(PY) -m tools.checkpoints --out $(RANDOM_QA_OUT) --size $(RANDOM_QA_SIZE) --converted

@@ -56,7 +56,7 @@ def client(main_module: Any) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def qa_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny ALBERT QA checkpoint (transformers) converted to the project's model dir."""
-    from tests.qa.checkpoints import build
+    from tools.checkpoints import build
 
     _, model_dir = build(tmp_path_factory.mktemp("qa-tiny"), "tiny", converted=True)
     assert model_dir is not None

@@ -75,7 +75,7 @@ def test_make_models_offline_fails_loudly(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def hf_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random transformers ALBERT QA checkpoint (tests/qa/checkpoints.py)."""
-    from tests.qa.checkpoints import SIZES, build_hf_checkpoint
+    from tools.checkpoints import SIZES, build_hf_checkpoint
 
     return build_hf_checkpoint(tmp_path_factory.mktemp("ckpt") / "hf", SIZES["tiny"])
 

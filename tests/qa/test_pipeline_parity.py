@@ -17,7 +17,7 @@ import pytest
 from app.config import Settings
 from app.qa.decode import Answer
 from app.qa.service import QaService
-from tests.qa.checkpoints import SIZES, build_hf_checkpoint
+from tools.checkpoints import SIZES, build_hf_checkpoint
 
 pytestmark = pytest.mark.parity
 

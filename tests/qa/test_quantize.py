@@ -34,7 +34,7 @@ def quantized_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             sys.executable,
             "-m",
-            "tests.qa.checkpoints",
+            "tools.checkpoints",
             "--out",
             str(out),
             "--size",

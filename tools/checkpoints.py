@@ -1,6 +1,6 @@
 """Random ALBERT QA checkpoints in Hugging Face format, for tests, images and benchmarks.
 
-    python -m tests.qa.checkpoints --out DIR --size tiny|base [--converted]
+    python -m tools.checkpoints --out DIR --size tiny|base [--converted]
 
 writes DIR/hf (transformers ``AlbertForQuestionAnswering`` + ``AlbertTokenizerFast``, safetensors)
 and with ``--converted`` also DIR/model (the project's model directory, via app.qa.convert).
@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+# The SentencePiece trainer still lives with the test fixtures; it belongs beside this module.
 from tests.qa.spm_util import train_sentencepiece
 
 SPM_VOCAB = 1000
@@ -63,24 +64,26 @@ def build_hf_checkpoint(
     """Save a random ``AlbertForQuestionAnswering`` with ``arch`` (AlbertConfig kwargs) and an
     ``AlbertTokenizerFast`` into ``out_dir`` (model.safetensors); return ``out_dir``."""
     import torch
+
+    # transformers' constructors and ``eval`` are untyped: hence the no-untyped-call ignores.
     from transformers import AlbertConfig, AlbertForQuestionAnswering, AlbertTokenizerFast
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if spiece is None:
             spiece = train_sentencepiece(Path(tmp), vocab_size=SPM_VOCAB)
-        tokenizer = AlbertTokenizerFast(vocab_file=str(spiece))
+        tokenizer = AlbertTokenizerFast(vocab_file=str(spiece))  # type: ignore[no-untyped-call]
         tokenizer.save_pretrained(str(out_dir))
     if not (out_dir / "spiece.model").is_file():
         shutil.copyfile(spiece, out_dir / "spiece.model")
-    config = AlbertConfig(
+    config = AlbertConfig(  # type: ignore[no-untyped-call]
         **{"type_vocab_size": 2, "layer_norm_eps": 1e-12, **arch},
         classifier_dropout_prob=0.0,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
     torch.manual_seed(seed)
-    model = AlbertForQuestionAnswering(config).eval()
+    model = AlbertForQuestionAnswering(config).eval()  # type: ignore[no-untyped-call]
     with torch.no_grad():
         for name, param in model.named_parameters():
             noise = torch.randn_like(param) * weight_scale
@@ -112,7 +115,7 @@ def build(out: Path, size: str, *, converted: bool, seed: int = 0) -> tuple[Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.qa.checkpoints", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.checkpoints", description=__doc__)
     parser.add_argument("--out", required=True, type=Path, metavar="DIR")
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--converted", action="store_true", help="also write DIR/model")

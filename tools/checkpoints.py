@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 # The SentencePiece trainer still lives with the test fixtures; it belongs beside this module.
-from tests.qa.spm_util import train_sentencepiece
+from tools.spm_util import train_sentencepiece
 
 SPM_VOCAB = 1000
 #: SentencePiece pieces per size when ``build`` trains the model; ``base`` trains on English text.

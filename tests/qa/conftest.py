@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.qa.spm_util import train_sentencepiece
 from tools.checkpoints import SIZES, build_hf_checkpoint
+from tools.spm_util import train_sentencepiece
 
 #: Small architectures that differ in every dimension the graph depends on.
 PARITY_CONFIGS: dict[str, dict[str, Any]] = {

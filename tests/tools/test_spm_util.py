@@ -8,8 +8,8 @@ import pytest
 
 from app.qa.tokenizer import AlbertTokenizer
 from bench.texts import pairs_for
-from tests.qa.spm_util import english_corpus_lines, train_sentencepiece
 from tools.checkpoints import SPM_PIECES, SPM_VOCAB
+from tools.spm_util import english_corpus_lines, train_sentencepiece
 
 
 def test_tiny_keeps_the_small_written_corpus() -> None:

@@ -1,4 +1,5 @@
-"""Train a small SentencePiece model configured like ALBERT's ``spiece.model`` (test fixtures only).
+"""Train a small SentencePiece model configured like ALBERT's ``spiece.model`` (random checkpoints
+for the tests, the bench and `make models-random`; see tools.checkpoints).
 
 ALBERT's model is a unigram model with ``<pad>``=0, ``<unk>``=1, the control pieces ``[CLS]``,
 ``[SEP]``, ``[MASK]`` right after them, no BOS/EOS and the ``nmt_nfkc`` normalisation rule.

@@ -11,6 +11,15 @@ BUILD_IMAGE ?= lambda-nlp/build-python:3.11
 endif
 NER_IMAGE ?= lambda-nlp/ner:latest
 QA_IMAGE ?= lambda-nlp/qa:latest
+FRONT_IMAGE ?= lambda-nlp/front:latest
+# DESIGN=2 (default): the models inside Lambda. DESIGN=1: the same images in SageMaker serving
+# mode behind the thin front function (docs/design1.md), on DESIGN1_PORT so both can run at once.
+DESIGN ?= 2
+ifeq ($(filter 1 2,$(DESIGN)),)
+$(error DESIGN must be 1 (front + SageMaker serving mode) or 2 (models in Lambda), not '$(DESIGN)')
+endif
+DESIGN1_PORT ?= $(shell expr $(PORT) + 1)
+DESIGN1_SERVICES = ner-serve qa-serve sagemaker-runtime front frontdoor-design1
 MXNET_PACKAGE ?= mxnet
 # The QA image bakes models/qa (from `make models`) when it exists; otherwise an empty model
 # directory, so the stack still starts and /qa answers 503 naming `make models`.
@@ -18,11 +27,12 @@ QA_MODEL_SRC ?= $(if $(wildcard models/qa/config.json),models/qa,images/qa/no-mo
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 COMPOSE_PROJECT ?= lambda-nlp
 COMPOSE_ENV = COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) BASE_IMAGE=$(BASE_IMAGE) \
-	BUILD_IMAGE=$(BUILD_IMAGE) QA_MODEL_SRC=$(QA_MODEL_SRC) PORT=$(PORT)
+	BUILD_IMAGE=$(BUILD_IMAGE) QA_MODEL_SRC=$(QA_MODEL_SRC) PORT=$(PORT) FRONT_IMAGE=$(FRONT_IMAGE) \
+	DESIGN1_PORT=$(DESIGN1_PORT)
 DOCKER_BUILD = bash scripts/docker-build.sh --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUILD_IMAGE=$(BUILD_IMAGE)
 HADOLINT ?= $(VENV)/bin/hadolint
 
-.PHONY: docker base-images images image-ner image-qa up down hadolint locks
+.PHONY: docker base-images images image-ner image-qa image-front up down hadolint locks
 
 docker: ## Install/start the Docker engine if needed (scripts/ensure-docker.sh)
 	@bash scripts/ensure-docker.sh
@@ -43,23 +53,35 @@ image-qa: base-images
 	@$(DOCKER_BUILD) --build-arg QA_MODEL_SRC=$(QA_MODEL_SRC) --build-arg MXNET_PACKAGE=$(MXNET_PACKAGE) \
 		-f images/qa/Dockerfile -t $(QA_IMAGE) . >/dev/null
 
-images: image-ner image-qa ## Build the NER and QA function images (BASE=aws for the AWS bases)
+image-front: base-images ## Build Design 1's thin front function image (botocore + powertools)
+	@echo "==> building $(FRONT_IMAGE) on $(BASE_IMAGE)"
+	@$(DOCKER_BUILD) -f images/front/Dockerfile -t $(FRONT_IMAGE) . >/dev/null
+
+images: image-ner image-qa $(if $(filter 1,$(DESIGN)),image-front) ## Build the NER and QA images (DESIGN=1: and the front; BASE=aws for the AWS bases)
 	@docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' $(NER_IMAGE)
 	@docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' $(QA_IMAGE)
+	@$(if $(filter 1,$(DESIGN)),docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' $(FRONT_IMAGE),true)
 
 # `make run` is `make up`. Its first step (models-auto, mk/models.mk) may write models/qa, so the
 # images are built by a second make, which sees the model (QA_MODEL_SRC) as it is then.
-up: ## Start the local stack (RIE functions + function-URL front door on 127.0.0.1:$(PORT)); fetches the QA model first if the hub answers
+# DESIGN=1 starts only Design 1's services (profile design1), on DESIGN1_PORT (PORT+1).
+up: ## Start the local stack (RIE functions + function-URL front door on 127.0.0.1:$(PORT); DESIGN=1: SageMaker serving mode + front on PORT+1); fetches the QA model first if the hub answers
 	@$(MAKE) --no-print-directory models-auto
 	@$(MAKE) --no-print-directory images
+ifeq ($(DESIGN),1)
+	@$(COMPOSE_ENV) $(COMPOSE) --profile design1 up -d --no-build $(DESIGN1_SERVICES)
+	@python3 scripts/wait-for-stack.py http://127.0.0.1:$(DESIGN1_PORT) 300 1
+else
 	@$(COMPOSE_ENV) $(COMPOSE) up -d --no-build
 	@python3 scripts/wait-for-stack.py http://127.0.0.1:$(PORT) 300
+endif
 
-down: ## Stop the local stack
-	@$(COMPOSE_ENV) $(COMPOSE) down --remove-orphans
+down: ## Stop the local stack (both designs)
+	@$(COMPOSE_ENV) $(COMPOSE) --profile design1 down --remove-orphans
 
 hadolint: ## Lint the Dockerfiles
-	$(HADOLINT) images/ner/Dockerfile images/qa/Dockerfile images/base/runtime.Dockerfile images/base/build.Dockerfile
+	$(HADOLINT) images/ner/Dockerfile images/qa/Dockerfile images/front/Dockerfile images/base/runtime.Dockerfile \
+		images/base/build.Dockerfile
 
-locks: ## Regenerate the hash-locked requirement files of the images
-	bash scripts/lock-images.sh
+locks: ## Regenerate the hash-locked requirement files of the images (LOCK_IMAGES="front" for some)
+	bash scripts/lock-images.sh $(LOCK_IMAGES)

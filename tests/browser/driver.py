@@ -101,8 +101,8 @@ def invoke_endpoint(app: Any) -> Iterator[str]:
 
     from mangum import Mangum
 
-    from app.frontdoor import INVOKE_PATH
     from tests.conftest import LambdaContext
+    from tools.frontdoor import INVOKE_PATH
 
     handler = Mangum(app, lifespan="off")
 
@@ -143,8 +143,8 @@ def invoke_endpoint(app: Any) -> Iterator[str]:
 
 @contextmanager
 def front_door(functions: dict[str, str], default: str = "ner") -> Iterator[str]:
-    """The project's front door (app.frontdoor) on 127.0.0.1:<free port>; yields its base URL."""
-    from app.frontdoor import FrontDoor, Function
+    """The project's front door (tools.frontdoor) on 127.0.0.1:<free port>; yields its base URL."""
+    from tools.frontdoor import FrontDoor, Function
 
     door = FrontDoor(
         ("127.0.0.1", 0),

@@ -13,6 +13,8 @@ import pytest
 
 from bench.load import compose_command
 from tests.containers.harness import (
+    DESIGN1_PROFILE,
+    FRONT_IMAGE,
     NER_IMAGE,
     PROJECT,
     QA_IMAGE,
@@ -64,12 +66,26 @@ def images(base_images: None, qa_test_model: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def front_image(base_images: None) -> str:
+    """Design 1's thin front function image (images/front/Dockerfile)."""
+    build_image("images/front/Dockerfile", FRONT_IMAGE)
+    return FRONT_IMAGE
+
+
+@pytest.fixture(scope="session")
 def stack(images: dict[str, str]) -> Iterator[Stack]:
-    """docker-compose.yml with the test images, up once for the session, down afterwards."""
+    """docker-compose.yml with the test images, up once for the session, down afterwards.
+
+    Only Design 2's services start here; tests/containers/test_design1.py adds Design 1's
+    (profile design1, front door on DESIGN1_PORT) to the same project while it runs."""
     env = dict(os.environ)
-    env.update(NER_IMAGE=NER_IMAGE, QA_IMAGE=QA_IMAGE, PORT=str(free_port()))
+    env.update(NER_IMAGE=NER_IMAGE, QA_IMAGE=QA_IMAGE, FRONT_IMAGE=FRONT_IMAGE)
+    port, design1_port = free_port(), free_port()
+    while design1_port == port:
+        design1_port = free_port()
+    env.update(PORT=str(port), DESIGN1_PORT=str(design1_port))
     stack = Stack(compose_command(), env, int(env["PORT"]), started_at=time.monotonic())
-    stack.compose_run("down", "--remove-orphans")
+    stack.compose_run("down", "--remove-orphans", profile=DESIGN1_PROFILE)
     stack.compose_run("up", "-d", "--no-build")
     try:
         for name in ("ner", "qa"):
@@ -80,7 +96,7 @@ def stack(images: dict[str, str]) -> Iterator[Stack]:
         print(stack.logs()[-20000:])
         raise
     finally:
-        stack.compose_run("down", "--remove-orphans")
+        stack.compose_run("down", "--remove-orphans", profile=DESIGN1_PROFILE)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ that network and on a second, published one. Plain HTTP goes through the publish
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -27,6 +28,10 @@ BUILD_IMAGE = "lambda-nlp/build-python:3.11"
 NER_IMAGE = "lambda-nlp/ner:test"
 QA_IMAGE = "lambda-nlp/qa:test"
 QA_NO_MODEL_IMAGE = "lambda-nlp/qa:test-no-model"
+FRONT_IMAGE = "lambda-nlp/front:test"
+#: Design 1's services in docker-compose.yml (profile design1).
+DESIGN1_PROFILE = "design1"
+DESIGN1_SERVICES = ("ner-serve", "qa-serve", "sagemaker-runtime", "front", "frontdoor-design1")
 # One compose project per test session: several sessions may share the engine.
 PROJECT = f"lambda-nlp-test-{os.getpid()}"
 # The way Lambda runs a function: read-only root, writable /tmp, non-root, 3008 MB, 2 vCPUs.
@@ -47,6 +52,21 @@ INVOKE_SCRIPT = (
     "req = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), method='POST')\n"
     "with urllib.request.urlopen(req, timeout=float(sys.argv[2])) as r:\n"
     "    sys.stdout.buffer.write(r.read())\n"
+)
+# Runs inside the front door container: one HTTP request (stdin is the body), status and body
+# printed as JSON, so the tests reach services on the internal network (e.g. /ping, /invocations).
+HTTP_SCRIPT = (
+    "import base64, json, sys, urllib.error, urllib.request\n"
+    "method, url, timeout, headers = sys.argv[1], sys.argv[2], float(sys.argv[3]), "
+    "json.loads(sys.argv[4])\n"
+    "data = sys.stdin.buffer.read() if method not in ('GET', 'HEAD') else None\n"
+    "req = urllib.request.Request(url, data=data, headers=headers, method=method)\n"
+    "try:\n"
+    "    with urllib.request.urlopen(req, timeout=timeout) as r:\n"
+    "        status, body = r.status, r.read()\n"
+    "except urllib.error.HTTPError as e:\n"
+    "    status, body = e.code, e.read()\n"
+    "print(json.dumps({'status': status, 'body': base64.b64encode(body).decode()}))\n"
 )
 
 
@@ -80,7 +100,7 @@ def make_tiny_qa_model(out: Path) -> Path:
         cmd = [
             sys.executable,
             "-m",
-            "tests.qa.checkpoints",
+            "tools.checkpoints",
             "--out",
             str(scratch),
             "--size",
@@ -142,8 +162,12 @@ class Stack:
         """The front door, e.g. http://127.0.0.1:PORT."""
         return f"http://127.0.0.1:{self.port}"
 
-    def compose_run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run([*self.compose, "-p", PROJECT, *args], env=self.env)
+    def compose_run(
+        self, *args: str, profile: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``compose -p PROJECT [--profile P] args``; ``profile`` enables Design 1's services."""
+        profiles = ["--profile", profile] if profile else []
+        return run([*self.compose, "-p", PROJECT, *profiles, *args], env=self.env)
 
     def container(self, service: str) -> str:
         """The container id of a compose service."""
@@ -152,6 +176,28 @@ class Stack:
     @property
     def functions_network(self) -> str:
         return f"{PROJECT}_functions"
+
+    @property
+    def design1_url(self) -> str:
+        """Design 1's front door (the front function behind it), e.g. http://127.0.0.1:PORT."""
+        return f"http://127.0.0.1:{self.env['DESIGN1_PORT']}"
+
+    def http_inside(
+        self,
+        method: str,
+        url: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> HttpAnswer:
+        """One HTTP request from inside the front door container (on the internal network)."""
+        cmd = ["docker", "exec", "-i", self.container("frontdoor"), "python3", "-c", HTTP_SCRIPT]
+        cmd += [method, url, str(timeout), json.dumps(headers or {})]
+        result = subprocess.run(cmd, input=body, capture_output=True, timeout=timeout + 30)
+        if result.returncode != 0:
+            raise RuntimeError(f"{method} {url} failed: {result.stderr.decode()[-2000:]}")
+        answer = json.loads(result.stdout)
+        return HttpAnswer(answer["status"], {}, base64.b64decode(answer["body"]))
 
     def invoke_raw(self, host: str, payload: bytes, timeout: float = 120) -> bytes:
         """Post a payload to the RIE at ``host:8080`` from inside the front door container."""

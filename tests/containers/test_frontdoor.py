@@ -6,7 +6,8 @@ import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from app.frontdoor import (
+from tests.containers.harness import Stack, http
+from tools.frontdoor import (
     MAX_PAYLOAD_BYTES,
     Function,
     build_event,
@@ -15,7 +16,6 @@ from app.frontdoor import (
     route,
     to_http,
 )
-from tests.containers.harness import Stack, http
 
 JSON = {"content-type": "application/json"}
 

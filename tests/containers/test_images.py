@@ -22,6 +22,7 @@ from tests.containers.harness import (
 DOCKERFILES = [
     "images/ner/Dockerfile",
     "images/qa/Dockerfile",
+    "images/front/Dockerfile",
     "images/base/runtime.Dockerfile",
     "images/base/build.Dockerfile",
 ]
@@ -48,7 +49,8 @@ def test_images_final_stage_has_no_build_tools_or_tests(images: dict[str, str]) 
         assert out.returncode == 0, out.stderr
         lines = out.stdout.split()
         assert not [x for x in lines if x.startswith("/")], out.stdout
-        assert "frontdoor.py" in lines and "main.py" in lines
+        # The front doors and the SageMaker stand-in are tools (tools/), not in any image.
+        assert "main.py" in lines and "frontdoor.py" not in lines
 
 
 def test_images_keep_the_lambda_base_contract(images: dict[str, str]) -> None:
@@ -65,8 +67,12 @@ def test_images_keep_the_lambda_base_contract(images: dict[str, str]) -> None:
     assert {"config.json", "model.params", "spiece.model"} <= set(qa[8:])
     inspect = run(["docker", "image", "inspect", images["ner"]]).stdout
     config = json.loads(inspect)[0]["Config"]
-    assert config["Entrypoint"] == ["/lambda-entrypoint.sh"]
+    # One image, both designs: `serve` is SageMaker hosting, anything else the base's Lambda
+    # entrypoint with the handler from CMD (images/entrypoint.sh).
+    assert config["Entrypoint"] == ["/usr/local/bin/lambda-nlp-entrypoint"]
     assert config["Cmd"] == ["app.main.handler"]
+    entrypoint = _sh(images["ner"], "cat /usr/local/bin/lambda-nlp-entrypoint").stdout
+    assert 'exec /lambda-entrypoint.sh "$@"' in entrypoint
     # The NER image needs no mxnet, the QA image no spaCy.
     assert _sh(images["ner"], "python3 -c 'import mxnet'").returncode != 0
     assert _sh(images["qa"], "python3 -c 'import spacy'").returncode != 0

@@ -5,7 +5,7 @@ plain HTTP into function URL events (payload format 2.0), posts them to the RIE 
 the path belongs to (``/ner*`` -> ner, ``/qa*`` -> qa, anything else -> the default function),
 and turns the result back into HTTP. Each RIE handles one invocation at a time, so requests queue
 on one lock per function. ``/health`` reports every function. Standard library only, so it runs
-with the base image's python: ``python3 -m app.frontdoor``.
+with the base image's python: ``python3 -m tools.frontdoor``.
 
 Environment: FRONTDOOR_FUNCTIONS (``ner=http://ner:8080,qa=http://qa:8080``),
 FRONTDOOR_DEFAULT (``ner``), FRONTDOOR_HOST (``0.0.0.0``), FRONTDOOR_PORT (``8000``),

@@ -263,6 +263,8 @@ class ColdRun(Record):
     answered: float
     answer: str
     phases: Mapping[str, float] | None  # the init breakdown the function logs (project only)
+    # QA: the first request at each bucket after init over the median of the next ones.
+    first_ratios: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,7 @@ class ColdStart(Record):
     min_s: float | None
     loaded_s: float | None
     phases: Mapping[str, float] | None
+    first_ratios: Mapping[str, float] | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:

@@ -143,6 +143,17 @@ def cold_table(r: BenchResults) -> list[str]:
         "are what the function logs on `init_complete` (the rest is the interpreter and the web "
         "stack's imports, and the first request).",
     ]
+    ratios = [
+        f"{name} " + ", ".join(f"{b}: {v:.2f}x" for b, v in item.first_ratios.items())
+        for name, item in r.cold.items()
+        if item.first_ratios
+    ]
+    if ratios:
+        lines += [
+            "",
+            "First request at each sequence-length bucket after init, over the median of the next "
+            "four (the rule is at most 1.5x): " + "; ".join(ratios) + ".",
+        ]
     c = r.containers
     lines += ["", "## Container images (RIE, Lambda-like limits)", ""]
     if isinstance(c, Skipped):

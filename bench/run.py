@@ -168,6 +168,7 @@ def cold_start(runs: Sequence[ColdRun | Failed]) -> ColdStart:
         loaded_s=sorted(r.loaded - r.spawned for r in ok)[len(ok) // 2] if ok else None,
         # The median run's init breakdown, as the function logs it (project processes only).
         phases=ok[len(ok) // 2].phases if ok else None,
+        first_ratios=ok[len(ok) // 2].first_ratios if ok else None,
     )
 
 

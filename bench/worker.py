@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from collections.abc import Iterable
@@ -110,7 +111,33 @@ def run_cold(spec: ColdSpec, spawned: float) -> ColdRun:
             "request_path": app.main.warm_up_seconds,
         }
     answered = time.time()
-    return ColdRun(spawned, loaded, answered, answer, phases)
+    ratios = first_request_ratios() if kind == "project-qa" else None
+    return ColdRun(spawned, loaded, answered, answer, phases, ratios)
+
+
+#: Context words that land in each bucket with the bench vocabulary (~1.39 tokens per word).
+BUCKET_WORDS = {"128": 60, "256": 150, "384": 235}
+
+
+def first_request_ratios(repeats: int = 4) -> dict[str, float]:
+    """After init and the first answer: each bucket's first request over the median of the next
+    ``repeats`` (init warms only the graphs requests need warm; this checks the 1.5x rule)."""
+    import app.main
+    from bench.texts import make_pair
+
+    ratios: dict[str, float] = {}
+    for bucket, words in BUCKET_WORDS.items():
+        times = []
+        for i in range(1 + repeats):
+            pair = make_pair(words, seed=7_000 + i)
+            event = function_url_event("/qa", {"question": pair.question, "context": pair.context})
+            started = time.perf_counter()
+            response = app.main.handler(event, LambdaContext())
+            times.append(time.perf_counter() - started)
+            if response["statusCode"] != 200:
+                raise RuntimeError(f"/qa failed: {response['statusCode']} {response['body'][:200]}")
+        ratios[bucket] = round(times[0] / statistics.median(times[1:]), 3)
+    return ratios
 
 
 def function_url_event(path: str, body: dict[str, Any]) -> dict[str, Any]:

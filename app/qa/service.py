@@ -105,8 +105,7 @@ class QaService:
             model_dir, precision=settings.qa_precision, num_threads=settings.num_threads
         )
         t2 = time.perf_counter()
-        buckets = seq_buckets(settings.qa_max_seq_length)
-        model.warmup(buckets, sorted({1, CHUNK_WINDOWS}))
+        model.warmup(warm_buckets(model.precision, settings.qa_max_seq_length), [1])
         t3 = time.perf_counter()
         return cls(
             model,
@@ -257,6 +256,19 @@ class QaService:
             end[first : first + chunk.count, :bucket] = e_logits
             first += size
         return start, end
+
+
+def warm_buckets(precision: str, max_seq_length: int) -> list[int]:
+    """The sequence-length buckets init runs once, so that no request pays a first call.
+
+    fp32: only the smallest. The graph's first call costs 1.55-1.61x a steady forward (lazy op
+    wrappers, the kernel library, the cached graph), but after it a new shape's first call costs
+    0.94-1.21x (measured here, docs/performance.md "Cold start"): warming the 256 and 384
+    buckets bought nothing the 1.5x first-request rule needs and cost 1.1 s of init.
+    INT8: every bucket. Its quantized graph's first call at a new shape costs 1.6-2.1x.
+    """
+    buckets = seq_buckets(max_seq_length)
+    return list(buckets if precision == "int8" else buckets[:1])
 
 
 def _fingerprint(model_dir: Path) -> str:

@@ -25,7 +25,7 @@ SageMaker's own 60 s container timeout) 504 ``endpoint_timeout``. The handler ne
 never shows a trace: the details go to the structured log (powertools ``Logger``).
 
 Only this module, :mod:`app.errors` and the package's ``__init__`` are in the front image; it
-must never import FastAPI, Starlette, pydantic, spaCy or MXNet (tests/unit/test_front.py checks).
+must never import FastAPI, Starlette, pydantic, spaCy or MXNet (tests/api/test_front.py checks).
 
 Environment: ``NER_ENDPOINT_NAME``, ``QA_ENDPOINT_NAME``; ``SAGEMAKER_RUNTIME_URL`` (an
 ``endpoint_url`` for the client, e.g. the local stand-in ``tools/sagemaker_runtime.py``);

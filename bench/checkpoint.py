@@ -3,7 +3,7 @@
 Layout under the cache dir (built once, reused): ``hf/`` (transformers checkpoint and fast
 tokenizer) and ``model/`` (the project's converted model dir), both from
 ``python -m tools.checkpoints --size base --converted``; ``model/int8/`` from
-``python -m app.qa.quantize``; ``model.onnx`` (torch.onnx export of ``hf/``).
+``python -m tools.quantize``; ``model.onnx`` (torch.onnx export of ``hf/``).
 Weights are random (no model hub here): latency does not depend on the values, answers do.
 """
 
@@ -42,7 +42,7 @@ def prepare(cache: Path, *, quick: bool) -> ModelPaths:
             [
                 sys.executable,
                 "-m",
-                "app.qa.quantize",
+                "tools.quantize",
                 "--model-dir",
                 str(paths.qa),
                 "--calib-windows",
@@ -106,6 +106,6 @@ def token_note(paths: ModelPaths) -> TokenNote:
 
 
 def fidelity(paths: ModelPaths) -> Fidelity | None:
-    """The INT8 artefact's fidelity report (app.qa.quantize), when it has one."""
+    """The INT8 artefact's fidelity report (tools.quantize), when it has one."""
     path = paths.qa / "int8" / "fidelity.json"
     return Fidelity.from_json(json.loads(path.read_text())) if path.is_file() else None

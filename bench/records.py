@@ -594,7 +594,7 @@ class LogitFidelity(Record):
 
 @dataclass(frozen=True)
 class Fidelity(Record):
-    """INT8 vs fp32, as app.qa.quantize writes it to ``int8/fidelity.json``."""
+    """INT8 vs fp32, as tools.quantize writes it to ``int8/fidelity.json``."""
 
     logits: Mapping[str, LogitFidelity]  # per window length
     answers_agree: int

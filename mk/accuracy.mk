@@ -14,10 +14,10 @@ accuracy: | $(if $(wildcard $(PY)),,venv) ## Train (or reuse) a small ALBERT QA 
 	@echo "==> [1/4] trained checkpoint $(ACCURACY_DIR)/hf (trains about $(ACCURACY_MINUTES) min unless cached)"
 	OMP_NUM_THREADS=$(ACCURACY_THREADS) $(PY) -m tools.train_qa --out $(ACCURACY_DIR) \
 	  --minutes $(ACCURACY_MINUTES) --threads $(ACCURACY_THREADS) $(if $(filter 1,$(ACCURACY_RETRAIN)),--force)
-	@echo "==> [2/4] converting with app.qa.convert into $(ACCURACY_DIR)/model"
+	@echo "==> [2/4] converting with tools.convert into $(ACCURACY_DIR)/model"
 	rm -rf $(ACCURACY_DIR)/model
-	OMP_NUM_THREADS=$(ACCURACY_THREADS) $(PY) -m app.qa.convert --from-hf $(ACCURACY_DIR)/hf --out $(ACCURACY_DIR)/model
-	@echo "==> [3/4] quantizing with app.qa.quantize (INT8 graphs + fidelity.json)"
-	OMP_NUM_THREADS=$(ACCURACY_THREADS) $(PY) -m app.qa.quantize --model-dir $(ACCURACY_DIR)/model $(QUANTIZE_ARGS)
+	OMP_NUM_THREADS=$(ACCURACY_THREADS) $(PY) -m tools.convert --from-hf $(ACCURACY_DIR)/hf --out $(ACCURACY_DIR)/model
+	@echo "==> [3/4] quantizing with tools.quantize (INT8 graphs + fidelity.json)"
+	OMP_NUM_THREADS=$(ACCURACY_THREADS) $(PY) -m tools.quantize --model-dir $(ACCURACY_DIR)/model $(QUANTIZE_ARGS)
 	@echo "==> [4/4] evaluating the held-out split: transformers, QaService fp32 and int8"
 	$(PY) -m tools.int8_accuracy --work $(ACCURACY_DIR) --threads $(ACCURACY_THREADS) $(ACCURACY_ARGS)

@@ -1,4 +1,4 @@
-# Benchmarks and INT8 quantization (bench/, app/qa/quantize.py; see docs/performance.md).
+# Benchmarks and INT8 quantization (bench/, tools/quantize.py; see docs/performance.md).
 
 MKL_VENV ?= .venv-mxnet-mkl
 BENCH_QUICK ?= 0
@@ -41,4 +41,4 @@ $(MKL_VENV)/.installed: images/qa/requirements-mxnet-mkl.txt images/qa/build.txt
 	@touch $@
 
 quantize: ## INT8-quantize the QA model in MODEL_DIR (writes MODEL_DIR/int8 + fidelity.json)
-	$(PY) -m app.qa.quantize --model-dir $(MODEL_DIR) $(QUANTIZE_ARGS)
+	$(PY) -m tools.quantize --model-dir $(MODEL_DIR) $(QUANTIZE_ARGS)

@@ -38,7 +38,7 @@ lint-template: sam-venv ## cfn-lint and `sam validate --lint` on template.yaml, 
 deploy: ## Build, push and deploy (STACK, AWS_REGION, DESIGN=1|2, ENDPOINT_KIND, COLD_START, URL_AUTH, PULL_ACCOUNTS)
 	@$(DEPLOY_ENV) bash scripts/deploy.sh deploy
 
-invoke: ## Call the deployed NER and QA URLs (either design) with app.client (SigV4 when URL_AUTH=AWS_IAM)
+invoke: ## Call the deployed NER and QA URLs (either design) with tools.client (SigV4 when URL_AUTH=AWS_IAM)
 	@$(DEPLOY_ENV) bash scripts/deploy.sh invoke
 
 lock-sam: ## Regenerate requirements/sam.txt (hash-locked) from requirements/sam.in

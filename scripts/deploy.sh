@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploy lambda-nlp to AWS, or call the deployed function URLs (docs/deploy.md).
 #   scripts/deploy.sh deploy   repositories (first pass), build, push, functions (second pass)
-#   scripts/deploy.sh invoke   one NER and one QA request through app.client
+#   scripts/deploy.sh invoke   one NER and one QA request through tools.client
 #   scripts/deploy.sh params [NER_TAG QA_TAG [FRONT_TAG]]   the template parameter overrides it would pass
 # Settings come from the environment (mk/deploy.mk sets them): STACK, AWS_REGION, DESIGN,
 # ENDPOINT_KIND, COLD_START, URL_AUTH, PULL_ACCOUNTS, CORS_ORIGINS, PROVISIONED, PARAMS, PY,
@@ -160,9 +160,9 @@ invoke() {
     [[ $URL_AUTH == NONE ]] && auth=none
     # Design 1: both outputs are the front function's URL, which serves every path.
     echo "==> POST ${ner_url}ner"
-    "$PY" -m app.client ner "Ada Lovelace was born in London in 1815." --url "$ner_url" --auth "$auth"
+    "$PY" -m tools.client ner "Ada Lovelace was born in London in 1815." --url "$ner_url" --auth "$auth"
     echo "==> POST ${qa_url}qa"
-    "$PY" -m app.client qa --question "Where was Ada Lovelace born?" \
+    "$PY" -m tools.client qa --question "Where was Ada Lovelace born?" \
         --context "Ada Lovelace was born in London in 1815." --url "$qa_url" --auth "$auth"
 }
 

@@ -12,6 +12,9 @@ import pytest
 
 from app.function_url import LambdaContext
 
+# The random ALBERT checkpoints (tests/qa_checkpoints.py): the QA tests and the tools' tests use them.
+pytest_plugins = ("tests.qa_checkpoints",)
+
 # The module-level app in app.main loads what SERVICES names; the suite's default is NER only.
 os.environ.setdefault("SERVICES", "ner")
 os.environ.setdefault("POWERTOOLS_DEV", "false")

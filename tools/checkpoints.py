@@ -3,7 +3,7 @@
     python -m tools.checkpoints --out DIR --size tiny|base [--converted]
 
 writes DIR/hf (transformers ``AlbertForQuestionAnswering`` + ``AlbertTokenizerFast``, safetensors)
-and with ``--converted`` also DIR/model (the project's model directory, via app.qa.convert).
+and with ``--converted`` also DIR/model (the project's model directory, via tools.convert).
 ``base`` has ALBERT-base sizes (E=128, H=768, 12 heads, 12 layers, vocab 30000) and a SentencePiece
 model of 16,000 pieces trained on installed English text (``spm_util``), so English prose splits
 about as finely as with ALBERT's own vocabulary (~1.4 tokens per word on ``bench/texts.py``) and
@@ -107,7 +107,7 @@ def build(out: Path, size: str, *, converted: bool, seed: int = 0) -> tuple[Path
             hf_dir = build_hf_checkpoint(out / "hf", SIZES[size], spiece=spiece, seed=seed)
     model_dir = None
     if converted:
-        from app.qa.convert import convert
+        from tools.convert import convert
 
         model_dir = out / "model"
         convert(str(hf_dir), model_dir)

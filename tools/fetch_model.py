@@ -9,8 +9,8 @@ timeout, standard library only, so `make run` can run it before the dev venv exi
 when the hub answers, or when REPO is a local directory; otherwise it prints ONE line saying why
 and exits 3, and `make run` starts without a QA model.
 
-``fetch`` converts REPO (hub id or checkpoint directory) with ``python -m app.qa.convert`` into
-``DIR.tmp``, adds the INT8 artefact with ``python -m app.qa.quantize`` when the precision needs it,
+``fetch`` converts REPO (hub id or checkpoint directory) with ``python -m tools.convert`` into
+``DIR.tmp``, adds the INT8 artefact with ``python -m tools.quantize`` when the precision needs it,
 and only then moves the result to DIR, so a failure never leaves a half-written DIR.
 
 ``int8`` adds the INT8 artefact to an existing model directory when the precision needs it and it
@@ -154,10 +154,10 @@ def add_int8(model_dir: Path, precision: str) -> bool:
         shutil.rmtree(int8_dir)
     print(
         f"==> QA precision {precision}: building the INT8 artefact {model_dir / 'int8'} "
-        "(python -m app.qa.quantize; a few minutes at ALBERT-base size)",
+        "(python -m tools.quantize; a few minutes at ALBERT-base size)",
         flush=True,
     )
-    if _run("app.qa.quantize", "--model-dir", str(model_dir)):
+    if _run("tools.quantize", "--model-dir", str(model_dir)):
         return True
     shutil.rmtree(model_dir / "int8", ignore_errors=True)
     return False
@@ -167,9 +167,9 @@ def fetch(repo: str, out: Path, precision: str) -> bool:
     """Convert ``repo`` into ``out`` (via ``out``.tmp), with INT8 when ``precision`` needs it."""
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"==> QA model: converting {repo} into {out} (python -m app.qa.convert)", flush=True)
+    print(f"==> QA model: converting {repo} into {out} (python -m tools.convert)", flush=True)
     if not (
-        _run("app.qa.convert", "--from-hf", repo, "--out", str(tmp)) and add_int8(tmp, precision)
+        _run("tools.convert", "--from-hf", repo, "--out", str(tmp)) and add_int8(tmp, precision)
     ):
         shutil.rmtree(tmp, ignore_errors=True)
         return False

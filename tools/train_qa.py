@@ -4,7 +4,7 @@
 
 writes ``OUT/hf``: a transformers checkpoint (``AlbertForQuestionAnswering``, safetensors, and an
 ``AlbertTokenizerFast`` over a SentencePiece vocabulary trained here on the training split) that
-``python -m app.qa.convert --from-hf OUT/hf --out DIR`` accepts, and ``OUT/train.json`` (sizes,
+``python -m tools.convert --from-hf OUT/hf --out DIR`` accepts, and ``OUT/train.json`` (sizes,
 time, loss curve, held-out exact match of the torch model). When ``OUT/hf`` is complete it is
 reused, not retrained (``--force`` retrains). Nothing is downloaded.
 """

@@ -1,4 +1,4 @@
-"""The INT8 forward: quantized graphs made by :mod:`app.qa.quantize`, loaded and run.
+"""The INT8 forward: quantized graphs made by :mod:`tools.quantize`, loaded and run.
 
 ``QaModel.load(precision="int8")`` calls :func:`load_int8`: the graph is imported once, and every
 new (batch, length) shape gets its own static-shape SymbolBlock over the *same* parameters,

@@ -248,7 +248,7 @@ class QaModel:
 
     ``net`` is the fp32 HybridBlock holding the parameters (call it with ids, types[, mask]);
     ``graph_padded`` is its hybridized masked form, the one every forward runs and
-    :mod:`app.qa.quantize` makes INT8 from. ``int8_runner`` replaces
+    :mod:`tools.quantize` makes INT8 from. ``int8_runner`` replaces
     the fp32 forward when ``precision="int8"``: ``app.qa.int8.load_int8(int8_dir) -> Runner``.
     """
 
@@ -312,7 +312,7 @@ class QaModel:
                 f"{config.params_path} does not match config.json or is corrupt "
                 f"({error_summary(exc)}). "
                 "Rebuild the model dir with `make models` or "
-                "`python -m app.qa.convert --from-hf SOURCE --out DIR`."
+                "`python -m tools.convert --from-hf SOURCE --out DIR`."
             ) from None
         model = cls(config, net, precision=precision, num_threads=threads)
         if precision == "int8":

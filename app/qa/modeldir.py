@@ -24,7 +24,7 @@ SUPPORTED_ACTIVATIONS = ("gelu_new", "gelu", "relu")
 
 _FIX = (
     "Rebuild it with `make models` (the default checkpoint) or "
-    "`python -m app.qa.convert --from-hf SOURCE --out DIR`."
+    "`python -m tools.convert --from-hf SOURCE --out DIR`."
 )
 
 

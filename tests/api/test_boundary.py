@@ -16,8 +16,8 @@ import pytest
 from mangum import Mangum
 
 from app.boundary import LambdaBoundary
+from tests.api.function_url_events import assert_answer
 from tests.conftest import EVENTS_DIR, LambdaContext, load_event
-from tests.hardening.function_url_events import assert_answer
 
 
 def ner_event(body: Any = None, *, path: str = "/ner", b64: bool = False) -> dict[str, Any]:

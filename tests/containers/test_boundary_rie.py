@@ -1,5 +1,5 @@
 """Raw function URL events through the real RIE and awslambdaric (issue 17): the regressions and
-a deterministic sample of the hypothesis events of ``tests/hardening/function_url_events.py``.
+a deterministic sample of the hypothesis events of ``tests/api/function_url_events.py``.
 
 Every answer must be a function URL response (never the runtime's ``errorMessage``), no 5xx, one
 error shape, nothing internal, and the runtime must survive them all: same process, and a
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from tests.api.function_url_events import assert_answer, function_url_events
 from tests.conftest import load_event
 from tests.containers.harness import Stack, health_event, runtime_pid
-from tests.hardening.function_url_events import assert_answer, function_url_events
 
 
 def _event(body: Any, *, b64: bool, path: str = "/ner") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""app.client, unsigned, against the compose front door (the local stand-in for function URLs)."""
+"""tools.client, unsigned, against the compose front door (the local stand-in for function URLs)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ TEXT = "Ada Lovelace was born in London in 1815."
 def run_client(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT)}  # no AWS settings: auto auth must not sign
     return subprocess.run(
-        [sys.executable, "-m", "app.client", *args, "--url", stack.url],
+        [sys.executable, "-m", "tools.client", *args, "--url", stack.url],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,7 +1,7 @@
 """Issue 7 through the containers: fuzzing, limits, load, faults and security defaults end to end.
 
 Everything goes through the real images on the compose stack (RIE, awslambdaric, Mangum) and,
-for HTTP, through the function-URL front door. The in-process half is tests/hardening/.
+for HTTP, through the function-URL front door. The in-process half is tests/api/.
 """
 
 from __future__ import annotations

@@ -51,6 +51,17 @@ def test_images_final_stage_has_no_build_tools_or_tests(images: dict[str, str]) 
         assert not [x for x in lines if x.startswith("/")], out.stdout
         # The front doors and the SageMaker stand-in are tools (tools/), not in any image.
         assert "main.py" in lines and "frontdoor.py" not in lines
+    # Only the product (app/): no tools, bench or tests, no client, converter or quantizer; the
+    # NER image carries no QA code and neither carries Design 1's front function.
+    script = (
+        "ls -d /var/task/tools /var/task/bench /var/task/tests /var/task/app/client.py "
+        "/var/task/app/qa/convert.py /var/task/app/qa/quantize.py /var/task/app/front.py "
+        "2>/dev/null || true; echo; ls /var/task/app/qa/model.py 2>&1"
+    )
+    ner = _sh(images["ner"], script).stdout
+    qa = _sh(images["qa"], script).stdout
+    assert ner.split("\n", 1)[0] == "" and "No such file" in ner, ner
+    assert qa.split("\n", 1)[0] == "" and "model.py" in qa, qa
 
 
 def test_images_keep_the_lambda_base_contract(images: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""app.client: SigV4 signing checked by a server that recomputes the signature, and its errors."""
+"""tools.client: SigV4 signing checked by a server that recomputes the signature, and its errors."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_client_tampered_request_rejected(sigv4_server: SigV4Server, tamper: str
 def test_client_no_credentials_is_a_clear_error(
     sigv4_server: SigV4Server, no_aws_env: dict[str, str]
 ) -> None:
-    cmd = [sys.executable, "-m", "app.client", "ner", TEXT, "--url", sigv4_server.url]
+    cmd = [sys.executable, "-m", "tools.client", "ner", TEXT, "--url", sigv4_server.url]
     result = subprocess.run(
         [*cmd, "--auth", "iam", "--region", "eu-west-1"],
         env=no_aws_env,

@@ -246,7 +246,7 @@ def test_deploy_design1_builds_pushes_three_images_and_deploys_twice(
     assert invoked.returncode == 0, invoked.stdout + invoked.stderr
     _, tools = recorded(env)
     clients = [t for t in tools if t.startswith("client-python ")]
-    assert [c.split()[3] for c in clients] == ["ner", "qa"]  # client-python -m app.client ner
+    assert [c.split()[3] for c in clients] == ["ner", "qa"]  # client-python -m tools.client ner
     assert all(f"--url {front_url} --auth auto" in c for c in clients)
 
 

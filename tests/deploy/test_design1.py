@@ -404,7 +404,7 @@ def test_every_function_and_model_gets_the_stack_metrics_namespace(params: dict[
 
 
 def test_design1_outputs_point_both_urls_at_the_front() -> None:
-    """scripts/deploy.sh invoke and app.client read NerFunctionUrl/QaFunctionUrl, whatever the
+    """scripts/deploy.sh invoke and tools.client read NerFunctionUrl/QaFunctionUrl, whatever the
     design: with Design 1 both are the front's URL, which serves every path."""
     template = resolve(DESIGN1)
     outputs = {k: render(v["Value"], template) for k, v in template["Outputs"].items()}

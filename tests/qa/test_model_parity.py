@@ -15,7 +15,7 @@ import pytest
 from app.errors import ModelLoadError
 from app.qa.model import QaModel
 from app.qa.runtime import cpu_quota_threads
-from tests.qa.conftest import PARITY_CONFIGS
+from tests.qa_checkpoints import PARITY_CONFIGS
 
 TOLERANCE = 1e-4
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -42,7 +42,7 @@ def separated_hf_dir(qa_spiece: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(scope="module")
 def service(separated_hf_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> QaService:
-    from app.qa.convert import convert
+    from tools.convert import convert
 
     model_dir = tmp_path_factory.mktemp("model-separated")
     convert(str(separated_hf_dir), model_dir)

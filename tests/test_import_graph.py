@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("app", "tools", "bench")
 
 
@@ -112,3 +112,31 @@ def test_import_graph_no_import_by_string_name() -> None:
                 assert not (
                     isinstance(arg, ast.Constant) and str(arg.value).startswith(PACKAGES)
                 ), f"{name} imports {arg.value!r} by name"
+
+
+def test_product_tools_and_bench_import_nothing_from_tests() -> None:
+    """Tests lean on the code, never the other way round (and the images carry no tests)."""
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                assert node.module.split(".")[0] != "tests", f"{name} imports {node.module}"
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] != "tests", f"{name} imports {alias.name}"
+
+
+def test_the_product_imports_no_tool() -> None:
+    """app/ is what the images carry: it must run without tools/ and bench/."""
+    for name, path in _modules().items():
+        if not name.startswith("app"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = (
+                [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for target in targets:
+                assert target.split(".")[0] not in {"tools", "bench"}, f"{name} imports {target}"

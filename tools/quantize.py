@@ -1,6 +1,6 @@
 """Post-training INT8 quantization of the ALBERT QA graph (MXNet 1.9 + oneDNN), and its loader.
 
-    python -m app.qa.quantize --model-dir DIR        (or `make quantize MODEL_DIR=DIR`)
+    python -m tools.quantize --model-dir DIR        (or `make quantize MODEL_DIR=DIR`)
 
 writes ``DIR/int8/``: the quantized masked graph (``padded-symbol.json`` +
 ``padded-0000.params``), calibrated with ``quantize_net_v2`` (smart mode, channel-wise, naive
@@ -271,7 +271,7 @@ def fidelity(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.qa.quantize", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.quantize", description=__doc__)
     parser.add_argument("--model-dir", required=True, type=Path, metavar="DIR")
     parser.add_argument("--calib-length", type=int, default=128)
     parser.add_argument("--calib-windows", type=int, default=32)

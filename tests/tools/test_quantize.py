@@ -50,7 +50,7 @@ def quantized_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             sys.executable,
             "-m",
-            "app.qa.quantize",
+            "tools.quantize",
             "--model-dir",
             str(model_dir),
             "--calib-windows",
@@ -78,7 +78,7 @@ def test_quantize_writes_artefact_and_fidelity_report(quantized_dir: Path) -> No
 
 def test_quantize_int8_logits_close_to_fp32_through_qamodel(quantized_dir: Path) -> None:
     from app.qa.model import QaModel
-    from app.qa.quantize import _windows_at, calibration_pairs, cosine
+    from tools.quantize import _windows_at, calibration_pairs, cosine
 
     fp32 = QaModel.load(quantized_dir, precision="fp32", num_threads=2)
     int8 = QaModel.load(quantized_dir, precision="int8", num_threads=2)
@@ -103,8 +103,8 @@ def test_quantize_int8_logits_close_to_fp32_through_qamodel(quantized_dir: Path)
 
 def test_quantize_answers_agree_with_fp32_through_service(quantized_dir: Path) -> None:
     from app.config import Settings
-    from app.qa.quantize import calibration_pairs
     from app.qa.service import QaService
+    from tools.quantize import calibration_pairs
 
     services = {
         p: QaService.load(Settings(services=("qa",), qa_model_dir=quantized_dir, qa_precision=p))

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 
 import app.front as front
 from app.function_url import LambdaContext, function_url_event
-from tests.hardening.function_url_events import assert_answer, function_url_events
+from tests.api.function_url_events import assert_answer, function_url_events
 from tests.tools.sagemaker_fakes import (
     FakeContainer,
     Seen,
@@ -346,7 +346,7 @@ def error_of_any(result: dict[str, Any]) -> dict[str, str]:
 
 
 def test_front_answers_every_event_in_the_one_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hardening suite's hostile events (tests/hardening): no exception, no 5xx, no leak."""
+    """The hardening suite's hostile events (tests/api): no exception, no 5xx, no leak."""
     with (
         fake_container() as container,
         stand_in({"ep-ner": container.url, "ep-qa": container.url}) as url,

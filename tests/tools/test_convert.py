@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.qa.convert import ConversionError, architecture_from_hf, interleave_qkv, map_weights
 from app.qa.model import QaModel
 from app.qa.modeldir import AlbertQaConfig
+from tools.convert import ConversionError, architecture_from_hf, interleave_qkv, map_weights
 
 ROOT = Path(__file__).parents[2]
 # A loopback port nothing listens on: the hub is "unreachable" in a second, on any machine.
@@ -39,8 +39,8 @@ def _run(
 def _convert_cli(
     source: str | Path, out: Path, env: dict[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m app.qa.convert --from-hf SOURCE --out OUT`` in a fresh process."""
-    cmd = [sys.executable, "-m", "app.qa.convert", "--from-hf", str(source), "--out", str(out)]
+    """``python -m tools.convert --from-hf SOURCE --out OUT`` in a fresh process."""
+    cmd = [sys.executable, "-m", "tools.convert", "--from-hf", str(source), "--out", str(out)]
     return _run(cmd, env=env, timeout=timeout)
 
 
@@ -115,7 +115,7 @@ def test_convert_safetensors_cli_never_imports_torch(tiny_hf_dir: Path, tmp_path
     out = tmp_path / "model"
     code = (
         "import sys\n"
-        "from app.qa.convert import main\n"
+        "from tools.convert import main\n"
         f"rc = main(['--from-hf', {str(tiny_hf_dir)!r}, '--out', {str(out)!r}])\n"
         "assert rc == 0, rc\n"
         "assert 'torch' not in sys.modules, 'the safetensors path imported torch'\n"
@@ -130,7 +130,7 @@ def test_convert_safetensors_cli_never_imports_torch(tiny_hf_dir: Path, tmp_path
 
 
 def test_convert_reads_tokenizer_config(tiny_hf_dir: Path, tmp_path: Path) -> None:
-    from app.qa.convert import convert
+    from tools.convert import convert
 
     src = tmp_path / "hf"
     shutil.copytree(tiny_hf_dir, src)
@@ -154,7 +154,7 @@ def test_convert_pytorch_bin_without_torch_says_install_torch(
     code = (
         "import sys\n"
         "sys.modules['torch'] = None\n"
-        "from app.qa.convert import main\n"
+        "from tools.convert import main\n"
         f"sys.exit(main(['--from-hf', {str(src)!r}, '--out', {str(tmp_path / 'out')!r}]))\n"
     )
     done = _run([sys.executable, "-c", code])
@@ -170,7 +170,7 @@ def test_convert_pytorch_bin_matches_safetensors(
     import torch
     from safetensors.torch import load_file
 
-    from app.qa.convert import convert
+    from tools.convert import convert
 
     src = tmp_path / "hf"
     shutil.copytree(tiny_hf_dir, src)

@@ -1,4 +1,4 @@
-"""Session fixtures for the QA model: a SentencePiece model, random HF ALBERT QA checkpoints and
+"""Session fixtures for the QA model (a pytest plugin of tests/conftest.py): a SentencePiece model, random HF ALBERT QA checkpoints and
 their converted model directories (tiny configs: each builds and converts in about a second)."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def converted_model_dir(
     hf_checkpoint: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[[str], Path]:
     """name in PARITY_CONFIGS -> the project model dir converted from that checkpoint."""
-    from app.qa.convert import convert
+    from tools.convert import convert
 
     built: dict[str, Path] = {}
 

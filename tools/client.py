@@ -1,7 +1,7 @@
 """Command-line client for the NER and QA endpoints, local or deployed.
 
-    python -m app.client ner "Ada Lovelace was born in London." [--url URL]
-    python -m app.client qa --question Q --context C [--url URL]
+    python -m tools.client ner "Ada Lovelace was born in London." [--url URL]
+    python -m tools.client qa --question Q --context C [--url URL]
 
 The URL defaults to LAMBDA_NLP_NER_URL / LAMBDA_NLP_QA_URL, else the local front door
 http://127.0.0.1:8000. Function URLs with AuthType AWS_IAM need SigV4 (service ``lambda``):
@@ -153,7 +153,7 @@ def error_message(body: bytes) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m app.client", description=__doc__.split("\n")[0]
+        prog="python -m tools.client", description=__doc__.split("\n")[0]
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", help="Base URL (function URL or front door); default from env.")

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from tests.api.function_url_events import assert_answer, function_url_events
 from tests.conftest import LambdaContext
-from tests.hardening.function_url_events import assert_answer, function_url_events
 
 Handler = Callable[[Any, Any], dict[str, Any]]
 

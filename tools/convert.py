@@ -1,6 +1,6 @@
 """Convert a transformers ALBERT QA checkpoint into the project's model directory.
 
-    python -m app.qa.convert --from-hf SOURCE --out DIR
+    python -m tools.convert --from-hf SOURCE --out DIR
 
 SOURCE is a local checkpoint directory (``model.safetensors`` read with ``safetensors.numpy``,
 no torch; ``pytorch_model.bin`` only if torch is installed) or a hub repo id. The weight mapping
@@ -241,7 +241,7 @@ def convert(source: str, out: Path) -> AlbertQaConfig:
     config = AlbertQaConfig(
         architecture=arch,
         tokenizer=tokenizer_settings(src, hf_config),
-        source={**provenance, "converted_by": "app.qa.convert"},
+        source={**provenance, "converted_by": "tools.convert"},
     )
     config.save(out)
     print("checking that the converted model loads and runs", flush=True)
@@ -256,7 +256,7 @@ def convert(source: str, out: Path) -> AlbertQaConfig:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.qa.convert", description="Convert an HF ALBERT QA checkpoint."
+        prog="python -m tools.convert", description="Convert an HF ALBERT QA checkpoint."
     )
     parser.add_argument(
         "--from-hf",

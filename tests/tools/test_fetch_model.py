@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.cfn import ROOT
 from tools import fetch_model
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CHECKPOINT = "twmkn9/albert-base-v2-squad2"  # QA_CHECKPOINT's default in mk/models.mk
 CLOSED_HUB = "http://127.0.0.1:9"  # the discard port: nothing listens, connect is refused

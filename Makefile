@@ -41,7 +41,7 @@ test: venv lint ## Install what is missing (venv, Docker, Chromium, base images)
 test-fast: venv ## In-process tests only (no containers, no browser)
 	$(PY) -m pytest -m "not container and not browser" $(PYTEST_ARGS)
 
-run: up ## The main job: build what is missing and start the local stack (NER + QA under the RIE, front door on 127.0.0.1:$(PORT))
+run: up ## The main job: build what is missing and start the local stack (NER + QA under the RIE, front door on 127.0.0.1:$(PORT)); DESIGN=1 adds Design 1 on PORT+1
 
 serve: venv ## Serve the app in-process with uvicorn (SERVICES=ner by default)
 	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)

@@ -12,6 +12,7 @@ set -euo pipefail
 
 STACK=${STACK:-lambda-nlp}
 DESIGN=${DESIGN:-2}
+QA_MODEL=${QA_MODEL:-models/qa}
 ENDPOINT_KIND=${ENDPOINT_KIND:-serverless}
 COLD_START=${COLD_START:-none}
 URL_AUTH=${URL_AUTH:-AWS_IAM}
@@ -33,6 +34,15 @@ check_settings() {
         die "DESIGN must be 1 (SageMaker endpoints behind a thin front function) or 2 (the models in Lambda), not '$DESIGN'."
     [[ $ENDPOINT_KIND == serverless || $ENDPOINT_KIND == realtime ]] ||
         die "ENDPOINT_KIND must be serverless or realtime, not '$ENDPOINT_KIND'."
+}
+
+# Design 1 needs the QA model baked in: without it the QA container's /ping stays 503, and
+# SageMaker retries its health check for a long time before it fails the endpoint's creation.
+check_qa_model() {
+    [[ $DESIGN == 2 || -f $QA_MODEL/config.json ]] ||
+        die "DESIGN=1 needs a QA model in $QA_MODEL (config.json, model.params, spiece.model): run
+       'make models' (or copy a converted model there) first. Without one the QA endpoint never
+       passes SageMaker's health check. Design 2 deploys without it (/qa answers 503)."
 }
 
 # Fail before any build or upload when the AWS side cannot work: no CLI, no credentials, no Region.
@@ -107,6 +117,7 @@ missing() {
 
 deploy() {
     check_settings
+    check_qa_model
     preflight deploy
     docker info >/dev/null 2>&1 || die "the Docker engine is not running: run 'make docker' first."
     local ner_repo qa_repo front_repo=""

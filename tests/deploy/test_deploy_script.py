@@ -170,8 +170,12 @@ def fake_aws(tmp_path: Path) -> dict[str, str]:
     for path in bin_dir.iterdir():
         path.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    model = tmp_path / "models-qa"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
     return {
         **env,
+        "QA_MODEL": str(model),
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "AWS_REGION": REGION,
         "FAKE_AWS_STATE": str(state),
@@ -274,6 +278,17 @@ def test_deploy_design1_stops_when_the_front_image_was_not_built(fake_aws: dict[
     deploys, tools = recorded(env)
     assert len(deploys) == 1  # the first pass only; nothing pushed, no second pass
     assert not [t for t in tools if t.startswith("docker push")]
+
+
+def test_deploy_design1_needs_a_qa_model_first(fake_aws: dict[str, str], tmp_path: Path) -> None:
+    env = {**fake_aws, "DESIGN": "1", "QA_MODEL": str(tmp_path / "no-model")}
+    result = run_script("deploy", env)
+    assert result.returncode == 2
+    assert "DESIGN=1 needs a QA model" in result.stderr and "make models" in result.stderr
+    # Nothing ran: not even the AWS CLI.
+    assert not (Path(env["FAKE_AWS_STATE"]) / "calls.jsonl").exists()
+    # Design 2 deploys without one (its /qa answers 503 until a model is baked in).
+    assert run_script("deploy", {**env, "DESIGN": "2"}).returncode == 0
 
 
 def test_deploy_switching_a_design2_stack_to_design1_creates_the_front_repository_first(

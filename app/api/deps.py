@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import metrics
 from app.config import Settings
-from app.errors import ModelUnavailableError, PayloadTooLargeError, ServiceNotEnabledError
+from app.errors import ModelUnavailableError, ServiceNotEnabledError
 from app.services import Services
 
 if TYPE_CHECKING:
@@ -102,12 +102,3 @@ async def run_model(request: Request, fn: Callable[..., T], *args: Any, **kwargs
     if "aws.context" in request.scope:
         return _timed(fn, *args, **kwargs)
     return await run_in_threadpool(_locked, fn, *args, **kwargs)
-
-
-def check_batch_size(count: int, limit: int, unit: str, variable: str) -> None:
-    """413 naming the limit's variable when a batch holds more than ``limit`` ``unit``."""
-    if count > limit:
-        raise PayloadTooLargeError(
-            f"The batch has {count} {unit}; the limit is {limit} ({variable}). "
-            "Send several smaller batches."
-        )

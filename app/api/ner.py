@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, TypeAdapter
 
-from app import metrics
-from app.api.deps import NerServiceDep, SettingsDep, check_batch_size, run_model
+from app import limits, metrics
+from app.api.deps import NerServiceDep, SettingsDep, run_model
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
-from app.errors import PayloadTooLargeError
 from app.ner.service import Entity, NerService
 
 router = APIRouter(prefix="/ner", tags=["ner"], responses=ERROR_RESPONSES)
@@ -94,20 +93,11 @@ def _json(content: bytes) -> Response:
     return Response(content=content, media_type="application/json")
 
 
-def check_text_size(text: str, limit: int, what: str = "text") -> None:
-    if len(text) > limit:
-        raise PayloadTooLargeError(
-            f"The {what} has {len(text)} characters; the limit is {limit} "
-            "(NER_MAX_TEXT_CHARS). Split it into smaller texts, for example by paragraph, "
-            "and send them to POST /ner/batch."
-        )
-
-
 @router.post("", summary="Named entities of one text", response_model=NerResponse)
 async def ner(
     body: NerRequest, request: Request, service: NerServiceDep, settings: SettingsDep
 ) -> Response:
-    check_text_size(body.text, settings.ner_max_text_chars)
+    limits.check_ner_text(body.text, settings)
     entities = await run_model(request, service.extract, body.text, body.labels)
     metrics.add("Characters", len(body.text))
     metrics.add("Entities", len(entities))
@@ -122,9 +112,9 @@ async def ner(
 async def ner_batch(
     body: NerBatchRequest, request: Request, service: NerServiceDep, settings: SettingsDep
 ) -> Response:
-    check_batch_size(len(body.texts), settings.ner_max_batch_texts, "texts", "NER_MAX_BATCH_TEXTS")
+    limits.check_ner_batch(len(body.texts), settings)
     for index, text in enumerate(body.texts):
-        check_text_size(text, settings.ner_max_text_chars, what=f"text at index {index}")
+        limits.check_ner_text(text, settings, what=f"text at index {index}")
     results = await run_model(request, service.extract_batch, body.texts, body.labels)
     metrics.add("Characters", sum(len(text) for text in body.texts))
     metrics.add("Entities", sum(len(entities) for entities in results))

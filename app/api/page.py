@@ -20,10 +20,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
+from app import limits
 from app.api.deps import NerServiceDep, ServicesDep, SettingsDep, run_model
 from app.api.ner import EntityOut, NerRequest
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
-from app.errors import PayloadTooLargeError
 from app.ner.service import Entity
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -156,11 +156,9 @@ async def favicon() -> Response:
 async def ner_render(
     body: NerRenderRequest, request: Request, service: NerServiceDep, settings: SettingsDep
 ) -> NerRenderResponse:
-    if len(body.text) > settings.ner_max_text_chars:
-        raise PayloadTooLargeError(
-            f"The text has {len(body.text)} characters; the limit is {settings.ner_max_text_chars} "
-            "(NER_MAX_TEXT_CHARS). Render a shorter text, for example one paragraph at a time."
-        )
+    limits.check_ner_text(
+        body.text, settings, advice="Render a shorter text, for example one paragraph at a time."
+    )
     entities = await run_model(request, service.extract, body.text, body.labels)
     return NerRenderResponse(
         html=render_entities(body.text, entities),

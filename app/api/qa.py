@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from app.api.deps import QaServiceDep, SettingsDep, check_batch_size, run_model
+from app import limits
+from app.api.deps import QaServiceDep, SettingsDep, run_model
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.config import Settings
-from app.errors import PayloadTooLargeError
 
 if TYPE_CHECKING:
     from app.qa.decode import Answer
-    from app.qa.service import QaService
 
 router = APIRouter(
     prefix="/qa", tags=["qa"], responses={**ERROR_RESPONSES, 504: ERROR_RESPONSES[500]}
@@ -91,20 +90,6 @@ class QaBatchResponse(StrictModel):
     model: ModelInfo
 
 
-def _check_sizes(question: str, context: str, settings: Settings, where: str = "") -> None:
-    if len(question) > settings.qa_max_question_chars:
-        raise PayloadTooLargeError(
-            f"The question{where} has {len(question)} characters; the limit is "
-            f"{settings.qa_max_question_chars} (QA_MAX_QUESTION_CHARS). Ask a shorter question."
-        )
-    if len(context) > settings.qa_max_context_chars:
-        raise PayloadTooLargeError(
-            f"The context{where} has {len(context)} characters; the limit is "
-            f"{settings.qa_max_context_chars} (QA_MAX_CONTEXT_CHARS). Send the passage most likely "
-            "to hold the answer, or split the document and ask each part."
-        )
-
-
 def _deadline(request: Request, settings: Settings) -> float | None:
     """``time.monotonic()`` value by which the answer must be ready, from the Lambda context."""
     context = request.scope.get("aws.context")
@@ -123,37 +108,23 @@ def _result(answers: list[Answer]) -> QaResult:
     return QaResult(answers=out, no_answer=bool(out) and out[0].length == 0)
 
 
-async def _answer(
-    request: Request,
-    service: QaService,
-    question: str,
-    context: str,
-    options: QaOptions,
-    settings: Settings,
-    deadline: float | None,
-) -> QaResult:
-    answers = await run_model(
-        request,
-        service.answer,
-        question,
-        context,
-        top_k=options.top_k,
-        max_answer_length=options.max_answer_length or settings.qa_max_answer_length,
-        doc_stride=options.doc_stride or settings.qa_doc_stride,
-        allow_no_answer=options.allow_no_answer,
-        deadline=deadline,
-    )
-    return _result(list(answers))
-
-
 @router.post("", summary="Answer a question from a context")
 async def qa(
     body: QaRequest, request: Request, service: QaServiceDep, settings: SettingsDep
 ) -> QaResponse:
-    _check_sizes(body.question, body.context, settings)
-    result = await _answer(
-        request, service, body.question, body.context, body, settings, _deadline(request, settings)
+    limits.check_qa_sizes(body.question, body.context, settings)
+    answers = await run_model(
+        request,
+        service.answer,
+        body.question,
+        body.context,
+        top_k=body.top_k,
+        max_answer_length=body.max_answer_length,
+        doc_stride=body.doc_stride,
+        allow_no_answer=body.allow_no_answer,
+        deadline=_deadline(request, settings),
     )
+    result = _result(answers)
     return QaResponse(
         answers=result.answers,
         no_answer=result.no_answer,
@@ -165,14 +136,21 @@ async def qa(
 async def qa_batch(
     body: QaBatchRequest, request: Request, service: QaServiceDep, settings: SettingsDep
 ) -> QaBatchResponse:
-    check_batch_size(len(body.items), settings.qa_max_batch_items, "items", "QA_MAX_BATCH_ITEMS")
+    limits.check_qa_batch(len(body.items), settings)
     for index, item in enumerate(body.items):
-        _check_sizes(item.question, item.context, settings, where=f" of item {index}")
-    deadline = _deadline(request, settings)
-    results = [
-        await _answer(request, service, item.question, item.context, body, settings, deadline)
-        for item in body.items
-    ]
+        limits.check_qa_sizes(item.question, item.context, settings, where=f" of item {index}")
+    # One model call for the whole batch, under one deadline; the service applies the defaults.
+    answers = await run_model(
+        request,
+        service.answer_batch,
+        body.items,
+        top_k=body.top_k,
+        max_answer_length=body.max_answer_length,
+        doc_stride=body.doc_stride,
+        allow_no_answer=body.allow_no_answer,
+        deadline=_deadline(request, settings),
+    )
+    results = [_result(item) for item in answers]
     return QaBatchResponse(
         results=results, model=ModelInfo(name=service.name, version=service.version)
     )

@@ -13,17 +13,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from app import metrics
+from app import limits, metrics
 from app.config import Settings
 from app.errors import (
     BadRequestError,
     DeadlineExceededError,
     ModelLoadError,
-    PayloadTooLargeError,
 )
 from app.qa.decode import Answer, decode_answers
 from app.qa.features import Windows, build_windows, count_windows, seq_buckets
@@ -37,6 +36,16 @@ if TYPE_CHECKING:
 #: over the 10 s Lambda init budget for warm-up. So one window per call: every bucket is warmed at
 #: batch 1 only and a long request can stop after any window when its deadline nears.
 CHUNK_WINDOWS = 1
+
+
+class QuestionContext(Protocol):
+    """One question/context pair of a batch: :class:`QaItem`, or the API's request item."""
+
+    @property
+    def question(self) -> str: ...
+
+    @property
+    def context(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -157,7 +166,7 @@ class QaService:
 
     def answer_batch(
         self,
-        items: Sequence[QaItem],
+        items: Sequence[QuestionContext],
         *,
         top_k: int = 1,
         max_answer_length: int | None = None,
@@ -203,14 +212,7 @@ class QaService:
             doc_stride=doc_stride,
             max_question_length=s.qa_max_question_length,
         )
-        if n_windows > s.qa_max_windows:
-            per_window = budget - doc_stride
-            raise PayloadTooLargeError(
-                f"The context is {len(c.ids)} tokens and needs {n_windows} windows; the limit is "
-                f"{s.qa_max_windows} (QA_MAX_WINDOWS). Send a shorter context (about "
-                f"{s.qa_max_windows * per_window} tokens), a smaller question, or a smaller "
-                "doc_stride, or split the document and ask each part."
-            )
+        limits.check_windows(len(c.ids), n_windows, budget - doc_stride, s)
         return build_windows(
             q,
             c,

@@ -93,18 +93,18 @@ def invoke_endpoint(app: Any) -> Iterator[str]:
     """Lambda's invoke API for one function, in a thread; yields its base URL.
 
     It stands in for the Lambda service (the AWS boundary): each POST to the invoke path is one
-    function URL event, handed to the function's real Mangum handler with a Lambda context. The
-    container suite covers the same path through the real RIE.
+    function URL event, handed to the function's real handler (built by the same
+    ``create_handler`` as ``app.main``'s) with a Lambda context. The container suite covers the
+    same path through the real RIE.
     """
     import asyncio
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from mangum import Mangum
-
+    from app.lambda_handler import create_handler
     from tests.conftest import LambdaContext
     from tools.frontdoor import INVOKE_PATH
 
-    handler = Mangum(app, lifespan="off")
+    handler, _ = create_handler(app, app.state.services)
 
     class Invoke(BaseHTTPRequestHandler):
         def do_POST(self) -> None:

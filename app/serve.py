@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,6 +43,43 @@ def default_workers(services: tuple[str, ...], cpus: int) -> int:
     return 1 if "qa" in services else max(1, cpus)
 
 
+READY_DIR_VARIABLE = "LAMBDA_NLP_SERVE_READY_DIR"
+WORKERS_VARIABLE = "LAMBDA_NLP_SERVE_WORKERS"
+
+
+class WorkersReady:
+    """Whether every worker process has loaded its models.
+
+    SageMaker may send the first ``/invocations`` right after one ``/ping`` 200, and any worker
+    may take it; so a worker answers 200 only once all of them are ready. Each worker marks
+    itself ready with a file named after its pid in a directory the parent made; a worker that
+    died (its pid is gone) does not count.
+    """
+
+    def __init__(self, directory: str | None, workers: int) -> None:
+        self.directory = directory
+        self.workers = workers
+
+    def mark(self) -> None:
+        if self.directory:
+            with open(os.path.join(self.directory, str(os.getpid())), "w"):
+                pass
+
+    def __call__(self) -> bool:
+        if not self.directory:
+            return True
+        alive = 0
+        for name in os.listdir(self.directory):
+            try:
+                os.kill(int(name), 0)
+            except (ValueError, ProcessLookupError):
+                continue
+            except PermissionError:
+                pass
+            alive += 1
+        return alive >= self.workers
+
+
 def create_serving_app() -> FastAPI:
     """The app of one worker: routes, /ping and /invocations; the model loads in a thread."""
     import threading
@@ -54,10 +92,17 @@ def create_serving_app() -> FastAPI:
     settings = get_settings()
     services = Services(enabled=settings.services)
     app = create_app(settings, services)
-    app.add_middleware(sagemaker.SageMakerContract, services=services)
-    threading.Thread(
-        target=services.load_enabled, args=(settings,), name="model-load", daemon=True
-    ).start()
+    peers = WorkersReady(
+        os.environ.get(READY_DIR_VARIABLE), int(os.environ.get(WORKERS_VARIABLE, "1"))
+    )
+    app.add_middleware(sagemaker.SageMakerContract, services=services, workers_ready=peers)
+
+    def load() -> None:
+        services.load_enabled(settings)
+        if services.ready:
+            peers.mark()
+
+    threading.Thread(target=load, name="model-load", daemon=True).start()
     return app
 
 
@@ -90,6 +135,16 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
+    # Where each worker marks itself ready (/ping answers 200 only when all are).
+    try:
+        os.environ[READY_DIR_VARIABLE] = tempfile.mkdtemp(prefix="lambda-nlp-ready-")
+        os.environ[WORKERS_VARIABLE] = str(workers)
+    except OSError as exc:
+        print(
+            f"serve: no writable temporary directory ({exc}); each worker's /ping reports only "
+            "its own readiness",
+            file=sys.stderr,
+        )
     config = uvicorn.Config(
         "app.serve:create_serving_app",
         factory=True,

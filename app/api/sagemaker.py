@@ -11,6 +11,7 @@ means the NER batch route, ``items`` the QA batch route, anything else the singl
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -22,10 +23,10 @@ from app.web import error_response
 ATTRIBUTES_HEADER = b"x-amzn-sagemaker-custom-attributes"
 
 
-def _ping(services: Services) -> JSONResponse:
+def _ping(services: Services, workers_ready: Callable[[], bool]) -> JSONResponse:
     """200 once every service of the image is loaded; 503 with the reason until then. Built
     here rather than by ``error_response``: a ping is not traffic, so it publishes no metric."""
-    if services.ready:
+    if services.ready and workers_ready():
         return JSONResponse({"status": "ok", "services": list(services.loaded)})
     failed = [(name, services.errors[name]) for name in services.enabled if name in services.errors]
     if failed:
@@ -51,14 +52,20 @@ class SageMakerContract:
     """ASGI middleware: ``GET /ping`` answered here, ``POST /invocations`` becomes the image's
     own route; every other request passes through unchanged."""
 
-    def __init__(self, app: ASGIApp, services: Services) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        services: Services,
+        workers_ready: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.app = app
         self.services = services
+        self.workers_ready = workers_ready
         self.allowed = [route for spec in services.specs for route in spec.routes]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/ping":
-            await _ping(self.services)(scope, receive, send)
+            await _ping(self.services, self.workers_ready)(scope, receive, send)
             return
         if scope["type"] != "http" or scope["path"] != "/invocations":
             await self.app(scope, receive, send)

@@ -190,3 +190,28 @@ def test_workers_follow_the_cpus() -> None:
     assert default_workers(("ner",), 4) == 4
     assert default_workers(("qa",), 4) == 1
     assert default_workers(("ner", "qa"), 2) == 1
+
+
+def test_ping_waits_for_every_worker() -> None:
+    """Two workers: once /ping says 200, any worker SageMaker reaches can answer."""
+    server = Server({"SERVICES": "ner", "SERVE_WORKERS": "2"})
+    try:
+        server.wait_ready()
+        answers = [call(server.port, "POST", "/invocations", {"text": TEXT}) for _ in range(30)]
+        assert {status for status, _ in answers} == {200}, answers
+    finally:
+        server.stop()
+
+
+def test_workers_ready_counts_live_workers_only(tmp_path: Path) -> None:
+    from app.serve import WorkersReady
+
+    ready = WorkersReady(str(tmp_path), workers=2)
+    assert not ready()
+    ready.mark()
+    assert not ready()
+    (tmp_path / "999999999").touch()  # a worker that died
+    assert not ready()
+    (tmp_path / str(os.getppid())).touch()
+    assert ready()
+    assert WorkersReady(None, workers=4)()

@@ -6,7 +6,7 @@ before the framework is imported, and so that one engine's memory does not colou
 
 Layout: :mod:`bench.records` holds what a run measures as frozen dataclasses, with their JSON form
 (report.json, worker specs and results); one module measures each section (``engines`` +
-``worker`` for QA, ``ner``, ``containers``, ``load``, ``cost``); :mod:`bench.run` calls them in
+``worker`` for QA, ``ner``, ``containers``, ``load``, ``designs``, ``cost``); :mod:`bench.run` calls them in
 order and writes report.json; :mod:`bench.report` renders report.md from
 :class:`bench.records.BenchResults` alone, so ``python -m bench.report DIR`` re-renders a saved
 run. To add a section: its records (and a field of ``BenchResults``, optional in ``from_json``

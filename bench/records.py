@@ -101,10 +101,27 @@ class Plan(Record):
     ner_reps: int
     container_reps: int
     load: Mapping[str, int]  # requests per function
+    designs: DesignsPlan | None = None  # None in a report.json from before the designs section
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
-        return cls._from(data, buckets=tuple(data["buckets"]), sizes=_sizes(data["sizes"]))
+        designs = data.get("designs")
+        return cls._from(
+            data,
+            buckets=tuple(data["buckets"]),
+            sizes=_sizes(data["sizes"]),
+            designs=None if designs is None else DesignsPlan.from_json(designs),
+        )
+
+
+@dataclass(frozen=True)
+class DesignsPlan(Record):
+    """How much the Design 1 vs Design 2 section measures (bench.designs)."""
+
+    hop_rounds: Mapping[str, int]  # per service: rounds, each path once per round
+    load: Mapping[str, int]  # per service: requests per design under the concurrent clients
+    load_blocks: int  # each design's load in this many blocks, alternating A B B A ...
+    cold_reps: int  # cold starts per image and design
 
 
 def _sizes(data: list[list[int]]) -> tuple[tuple[int, int], ...]:
@@ -440,6 +457,115 @@ class LoadRun(Record):
         return cls._from(data, error_samples=tuple(data["error_samples"]))
 
 
+# --- Design 1 vs Design 2 (bench.designs) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HopAdded(Record):
+    """What one path adds over the serving container's /invocations, in ms."""
+
+    p50_ms: float  # p50(path) - p50(serve)
+    p90_ms: float  # p90(path) - p90(serve)
+    paired_median_ms: float  # median over the rounds of (path - serve) in the same round
+    paired_p25_ms: float | None = None  # the spread of those differences
+    paired_p75_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class DesignHop(Record):
+    """Sequential requests of one service through each path, interleaved round by round."""
+
+    service: str
+    input_words: int  # NER text or QA context
+    distinct_inputs: int
+    rounds: int
+    warmup_rounds: int
+    paths: Mapping[str, Latency]  # serve, design2, design1
+    added: Mapping[str, HopAdded]  # design2, design1 (over serve)
+    errors: int
+    error_samples: tuple[str, ...]
+    mismatches: int  # answers differing from the serving container's to the same input
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        return cls._from(
+            data,
+            paths=_each(Latency.from_json, data["paths"]),
+            added=_each(HopAdded.from_json, data["added"]),
+            error_samples=tuple(data["error_samples"]),
+        )
+
+
+@dataclass(frozen=True)
+class ServeColdRun(Record):
+    """``docker run IMAGE serve`` to each step of SageMaker's start-up contract, in seconds."""
+
+    started_s: float  # docker run -> the container's State.StartedAt
+    connect_s: float | None  # docker run -> TCP connect on 8080 accepted (None: not probed)
+    connect_at_first_probe: bool  # the first probe after the start already connected
+    ping_s: float  # docker run -> first GET /ping 200
+    answer_s: float  # docker run -> first POST /invocations 200
+    workers: int | None  # what the container said it started
+    # The first /invocations after /ping 200 (503: a worker other than the one that answered
+    # the ping was still loading; answer_s is then the first 200 after retries)
+    first_status: int = 200
+
+
+@dataclass(frozen=True)
+class DesignColdStarts(Record):
+    """Cold starts of both designs, run after run (each run: every image once, in turn)."""
+
+    design2: Mapping[str, tuple[ContainerRun | Failed, ...]]  # per service, through the RIE
+    design1: Mapping[str, tuple[ServeColdRun | Failed, ...]]  # per service, `serve`
+    # the front under the RIE, endpoints already up, per memory size (MB)
+    front: Mapping[str, tuple[ContainerRun | Failed, ...]]
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        def runs(
+            parse: Callable[[JsonObject], T], items: list[JsonObject]
+        ) -> tuple[T | Failed, ...]:
+            return tuple(failed_or(parse, item) for item in items)
+
+        return cls(
+            design2=_each(lambda items: runs(ContainerRun.from_json, items), data["design2"]),
+            design1=_each(lambda items: runs(ServeColdRun.from_json, items), data["design1"]),
+            front=_each(lambda items: runs(ContainerRun.from_json, items), data["front"]),
+        )
+
+
+@dataclass(frozen=True)
+class Designs(Record):
+    """Design 1 (serving container, SageMaker runtime stand-in, front function) against Design 2
+    (the function under the RIE), same images, one run (bench.designs)."""
+
+    images: Mapping[str, str]  # ner, qa, front, base (the stand-in's)
+    memory_mb: int  # the model containers', both designs
+    cpus: str
+    front_memory_mb: int
+    front_cpus: str
+    serve_workers: Mapping[str, int | None]  # per service, as the serving container logged it
+    concurrency: int
+    hop: Mapping[str, DesignHop | Failed]  # per service
+    load: Mapping[str, Mapping[str, LoadRun] | Failed]  # per service: design1, design2
+    cold: DesignColdStarts | Failed
+    load_avg: tuple[float, float]  # 1-minute load average at the section's start and end
+    elapsed_s: float
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        return cls._from(
+            data,
+            hop=_each(lambda item: failed_or(DesignHop.from_json, item), data["hop"]),
+            load=_each(
+                lambda item: failed_or(lambda runs: _each(LoadRun.from_json, runs), item),
+                data["load"],
+            ),
+            cold=failed_or(DesignColdStarts.from_json, data["cold"]),
+            load_avg=(data["load_avg"][0], data["load_avg"][1]),
+        )
+
+
 # --- cost -------------------------------------------------------------------------------------
 
 
@@ -630,11 +756,13 @@ class BenchResults(Record):
     tokens_per_window_note: TokenNote | None
     fidelity: Fidelity | None
     elapsed_s: float
+    # None in a report.json from before the section
+    designs: Designs | Skipped | Failed | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
-        load, tokens, fidelity = (
-            data.get(k) for k in ("load", "tokens_per_window_note", "fidelity")
+        load, tokens, fidelity, designs = (
+            data.get(k) for k in ("load", "tokens_per_window_note", "fidelity", "designs")
         )
         return cls._from(
             data,
@@ -648,4 +776,11 @@ class BenchResults(Record):
             cost=CostSection.from_json(data["cost"]),
             tokens_per_window_note=TokenNote.from_json(tokens) if tokens else None,
             fidelity=Fidelity.from_json(fidelity) if fidelity else None,
+            designs=_designs(designs),
         )
+
+
+def _designs(data: JsonObject | None) -> Designs | Skipped | Failed | None:
+    if data is None:
+        return None
+    return skipped_or(lambda item: failed_or(Designs.from_json, item), data)

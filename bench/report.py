@@ -7,8 +7,9 @@ lines; :func:`write` puts the header, the targets, the plots and then :data:`SEC
 from __future__ import annotations
 
 import json
+import statistics
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -19,11 +20,14 @@ from bench.records import (
     ContainerRun,
     Containers,
     Design1Cost,
+    Designs,
     Failed,
     Fidelity,
     ImageColdStart,
+    Machine,
     NerRun,
     QaRun,
+    ServeColdRun,
     Skipped,
     TokenCount,
 )
@@ -295,6 +299,242 @@ def load_section(r: BenchResults) -> list[str]:
     return lines
 
 
+HOP_PATHS = {
+    "serve": "(a) serving container, `POST /invocations` (the model behind either design)",
+    "design2": "(b) Design 2: function URL event -> the function's RIE",
+    "design1": "(c) Design 1: function URL event -> front's RIE -> stand-in -> serving container",
+}
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _ms(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1000:,.0f}"
+
+
+def designs_section(r: BenchResults) -> list[str]:
+    """Design 1 vs Design 2 on the same images (bench/designs.py)."""
+    box = r.containers.cold_start if isinstance(r.containers, Containers) else {}
+    earlier = {name: _median_s(start) for name, start in box.items()}
+    return designs_lines(r.designs, r.machine, earlier)
+
+
+def designs_lines(
+    d: Designs | Skipped | Failed | None,
+    m: Machine,
+    container_cold: Mapping[str, float | None] | None = None,
+) -> list[str]:
+    """The section's Markdown; ``container_cold``: the containers section's medians, cited."""
+    lines = ["## Design 1 vs Design 2 (same images, one run)", ""]
+    if d is None:
+        return [*lines, "Not measured in this run."]
+    if isinstance(d, Skipped):
+        return [*lines, f"Skipped: {d.reason}."]
+    if isinstance(d, Failed):
+        return [*lines, f"Not measured: {d.error}"]
+    workers = ", ".join(f"{s} {_fmt(n)}" for s, n in d.serve_workers.items())
+    lines += [
+        f"Measured on {m.cpu} ({m.cores} cores, shared), 1-minute load average "
+        f"{d.load_avg[0]:.2f} at the section's start and {d.load_avg[1]:.2f} at its end; the "
+        f"section took {d.elapsed_s / 60:.1f} min. Figures compare within this section only.",
+        "",
+        f"Both designs run the same images ({d.images.get('ner')}, {d.images.get('qa')}) with the "
+        f"same Lambda-like limits: {d.memory_mb} MB, {d.cpus} CPUs (Lambda's share of that "
+        "memory), read-only root, tmpfs `/tmp`, user 993:990. **Design 2**: the image under the "
+        "RIE, one Lambda environment (one request at a time). **Design 1**: the image started with "
+        f"`serve` (workers from its CPUs: {workers}), the SageMaker runtime stand-in "
+        f"(`tools.sagemaker_runtime` on {d.images.get('base')}) and the front function "
+        f"({d.images.get('front')}) under the RIE at {d.front_memory_mb} MB, so "
+        f"{d.front_cpus} CPUs (the template's default FrontMemorySize). All on one Docker network "
+        "of the run's own; the client reaches each through a port published on 127.0.0.1.",
+        "",
+        "### The hop each design adds per request",
+        "",
+        "Sequential requests; each round sends one input through every path, the order rotating "
+        "from round to round, so machine noise falls on the three alike. Added = the path's "
+        "figure minus (a)'s; the paired median is the median over rounds of the path's time minus "
+        "(a)'s in the same round, with the quartiles of those differences in brackets (a hop "
+        "smaller than that spread is within this machine's noise).",
+        "",
+        "| service, input | path | n | p50 ms | p90 ms | adds over (a): p50 / p90 / paired median (quartiles), ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for service, hop in d.hop.items():
+        if isinstance(hop, Failed):
+            lines.append(f"| {service} | not measured: {hop.error} | | | | |")
+            continue
+        label = (
+            f"NER, ~{hop.input_words}-word text"
+            if service == "ner"
+            else f"QA, ~{hop.input_words}-word context"
+        )
+        for path, latency in hop.paths.items():
+            add = hop.added.get(path)
+            spread = (
+                ""
+                if add is None or add.paired_p25_ms is None or add.paired_p75_ms is None
+                else f" ({add.paired_p25_ms:+.1f} to {add.paired_p75_ms:+.1f})"
+            )
+            added = (
+                "–"
+                if add is None
+                else f"{add.p50_ms:+.1f} / {add.p90_ms:+.1f} / {add.paired_median_ms:+.1f}{spread}"
+            )
+            lines.append(
+                f"| {label} | {HOP_PATHS.get(path, path)} | {latency.n} | {latency.p50_ms:,.1f} | "
+                f"{latency.p90_ms:,.1f} | {added} |"
+            )
+        notes.append(
+            f"{service}: {hop.rounds} rounds after {hop.warmup_rounds} warm-up rounds, "
+            f"{hop.distinct_inputs} distinct inputs; errors {hop.errors}"
+            + (f" ({'; '.join(hop.error_samples)})" if hop.error_samples else "")
+            + f"; answers differing from (a)'s: {hop.mismatches}"
+        )
+    lines += [
+        "",
+        "Samples: " + "; ".join(notes) + ".",
+        "",
+        "What is not here: on AWS, (b) also passes the function URL service, and (c) the function "
+        "URL, the SageMaker runtime service (SigV4 checked, routing to an instance) and the "
+        "network between them. These figures are the local part of each hop: the RIE, the "
+        "handler or the front's botocore call, the stand-in and one container-to-container hop "
+        "on a Docker bridge.",
+        "",
+        f"### Throughput under {d.concurrency} concurrent clients: one serving container against "
+        "one Lambda environment",
+        "",
+        "| service | unit | requests (inputs) | errors | answers differing from sequential | "
+        "req/s | p50 / p90 / p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    units = {
+        "design1": "Design 1: one serving container (a real-time instance's worth), `/invocations`",
+        "design2": "Design 2: one RIE container (one Lambda environment)",
+    }
+    ratios = []
+    for service, runs in d.load.items():
+        if isinstance(runs, Failed):
+            lines.append(f"| {service} | not measured: {runs.error} | | | | | |")
+            continue
+        for design, run in runs.items():
+            samples = f" ({'; '.join(run.error_samples)})" if run.error_samples else ""
+            lines.append(
+                f"| {service} | {units.get(design, design)} | {run.requests:,} "
+                f"({run.distinct_inputs}) | {run.errors}{samples} | {run.mismatches} | "
+                f"{run.requests_per_s:.1f} | {run.p50_ms:,.0f} / {run.p90_ms:,.0f} / "
+                f"{run.p99_ms:,.0f} |"
+            )
+        one, two = runs.get("design1"), runs.get("design2")
+        if one and two:
+            ratios.append(f"{service} {_ratio(one.requests_per_s, two.requests_per_s)}")
+    lines += [
+        "",
+        "Requests per second, Design 1's container over Design 2's environment: "
+        + (", ".join(ratios) or "–")
+        + f". Each design's requests went out in blocks alternating A B B A, {d.concurrency} "
+        "client threads on the same host. The serving container runs its default workers "
+        f"({workers}) and queues the rest; the RIE takes one invocation at a time, so the other "
+        "clients queue in front of it, first come first served (latency includes that wait, as "
+        "behind the local front door). "
+        "Lambda itself would not queue: it starts another environment for each concurrent "
+        "request (up to the account's concurrency), each with its own CPUs and its own cold "
+        "start, so Design 2's throughput grows with environments (billed per request), while "
+        "Design 1's is what one instance gives until auto scaling adds instances.",
+        "",
+        "### Cold start",
+        "",
+        "| design | image | runs | docker run -> container started, ms | -> TCP connect on 8080, "
+        "ms (after start) | -> first `/ping` 200, s | -> first answer, s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    cold = d.cold
+    if isinstance(cold, Failed):
+        return [*lines, f"| not measured: {cold.error} | | | | | | |"]
+    failures: list[str] = []
+    for service, rie_runs in cold.design2.items():
+        ok = [x.seconds for x in rie_runs if isinstance(x, ContainerRun) and x.status == 200]
+        lines.append(
+            f"| 2 (RIE) | {d.images.get(service)} | {len(ok)}/{len(rie_runs)} | – | – | – | "
+            f"{_fmt(_median(ok), 2)} |"
+        )
+        failures += _failures(f"Design 2 {service}", rie_runs)
+    serve_after: dict[str, float | None] = {}
+    any_early = any_bound = False
+    for service, serve_runs in cold.design1.items():
+        done = [x for x in serve_runs if isinstance(x, ServeColdRun)]
+        connects = [x.connect_s for x in done if x.connect_s is not None]
+        after = [x.connect_s - x.started_s for x in done if x.connect_s is not None]
+        serve_after[service] = _median(after)
+        bound = "≤ " if any(x.connect_at_first_probe for x in done) else ""
+        any_bound = any_bound or bool(bound)
+        early = sum(1 for x in done if x.first_status != 200)
+        any_early = any_early or early > 0
+        retried = f" ({early}/{len(done)}: 503 first, retried)" if early else ""
+        lines.append(
+            f"| 1 (`serve`) | {d.images.get(service)} | {len(done)}/{len(serve_runs)} | "
+            f"{_ms(_median([x.started_s for x in done]))} | {_ms(_median(connects))} "
+            f"({bound}{_ms(_median(after))}) | {_fmt(_median([x.ping_s for x in done]), 2)} | "
+            f"{_fmt(_median([x.answer_s for x in done]), 2)}{retried} |"
+        )
+        failures += _failures(f"Design 1 {service}", serve_runs)
+    for mb, front_runs in cold.front.items():
+        ok = [x.seconds for x in front_runs if isinstance(x, ContainerRun) and x.status == 200]
+        cpus = next((x.cpus for x in front_runs if isinstance(x, ContainerRun)), "?")
+        lines.append(
+            f"| 1, front at {mb} MB ({cpus} CPUs; endpoints up) | {d.images.get('front')} | "
+            f"{len(ok)}/{len(front_runs)} | – | – | – | {_fmt(_median(ok), 2)} |"
+        )
+        failures += _failures(f"the front at {mb} MB", front_runs)
+    met = [
+        f"{s} {_ms(v)} ms ({'met' if v < 0.25 else 'not met'})"
+        for s, v in serve_after.items()
+        if v is not None
+    ]
+    lines += [
+        "",
+        "Medians over the runs; each run starts every image once, in turn. Design 2's first "
+        "answer includes the whole init (the RIE starts the runtime at the first invocation). "
+        "Design 1's TCP connect is probed every few ms, from before `docker run`, on the address "
+        "of a holder container whose network namespace the serving container joins (Docker's "
+        "port proxy would accept before the application listens); SageMaker wants a connection "
+        "accepted within 250 ms of the container's start: "
+        + (", ".join(met) or "not probed (the host cannot reach container addresses)")
+        + (" (≤: the first probe after the start already connected)." if any_bound else ".")
+        + (
+            ' "503 first": the first `/invocations` after the `/ping` 200 answered 503 (with '
+            "several workers, the ping is answered by whichever worker takes the connection, and "
+            "another was still loading); the figure is the first 200 after retrying."
+            if any_early
+            else ""
+        )
+        + " The front's cold start is "
+        "its own init plus one NER request through the stand-in, at the template's default "
+        "memory and at one full vCPU (1,769 MB): Lambda's CPU share follows memory, and the "
+        "front's init (botocore, powertools) is CPU-bound.",
+    ]
+    if failures:
+        lines += ["", "Runs that did not answer 200: " + "; ".join(failures) + "."]
+    if container_cold:
+        cited = ", ".join(f"{s} {_fmt(v, 2)} s" for s, v in container_cold.items())
+        lines.append(
+            "The container images section above measured Design 2's cold start (without the "
+            f"non-root user) as: {cited}."
+        )
+    return lines
+
+
+def _failures(label: str, runs: Sequence[ContainerRun | ServeColdRun | Failed]) -> list[str]:
+    """Failed runs and non-200 first answers, each as ``label: why``."""
+    bad = [x.error for x in runs if isinstance(x, Failed)]
+    bad += [
+        f"{x.status}: {x.body}" for x in runs if isinstance(x, ContainerRun) and x.status != 200
+    ]
+    return [f"{label}: {b[:160]}" for b in bad]
+
+
 def cold_modes_section(r: BenchResults) -> list[str]:
     """The three ColdStartMode choices side by side: what a new environment waits for, and cost."""
     tables = r.cost.tables
@@ -547,6 +787,7 @@ SECTIONS: tuple[Callable[[BenchResults], list[str]], ...] = (
     cold_table,
     ner_table,
     load_section,
+    designs_section,
     cold_modes_section,
     cost_section,
 )

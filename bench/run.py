@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bench import checkpoint, containers, cost, load, machine, report
+from bench import checkpoint, containers, cost, designs, load, machine, report
 from bench.checkpoint import ROOT, prepare
 from bench.records import (
     BenchResults,
@@ -31,6 +31,7 @@ from bench.records import (
     ColdStart,
     CostSection,
     CostTable,
+    Designs,
     Failed,
     JsonObject,
     LoadRun,
@@ -54,6 +55,7 @@ FULL = Plan(
     ner_reps=200,
     container_reps=2,
     load={"ner": 3000, "qa": 600},
+    designs=designs.PLANS["full"],
 )
 QUICK = Plan(
     buckets=(128,),
@@ -63,6 +65,7 @@ QUICK = Plan(
     ner_reps=30,
     container_reps=1,
     load={"ner": 200, "qa": 40},
+    designs=designs.PLANS["quick"],
 )
 # For a loaded shared machine: fewer sizes and repetitions, same engines and sections.
 MEDIUM = Plan(
@@ -73,6 +76,7 @@ MEDIUM = Plan(
     ner_reps=100,
     container_reps=1,
     load={"ner": 2000, "qa": 300},
+    designs=designs.PLANS["medium"],
 )
 PLANS = {"full": FULL, "medium": MEDIUM, "quick": QUICK}
 # Engine name -> (worker engine, extra environment).
@@ -206,6 +210,12 @@ def run_load(plan: Plan) -> dict[str, LoadRun] | Skipped:
     return load.run_stack_load(containers.IMAGES, plan.load, concurrency=8)
 
 
+def run_designs(plan: Plan) -> Designs | Skipped | Failed:
+    if plan.designs is None:
+        return Skipped("the plan has no designs repetitions")
+    return designs.run_designs(plan.designs)
+
+
 def cost_tables(
     qa: Mapping[str, QaRun | Failed], cold: Mapping[str, ColdStart], ner: NerRun | Failed
 ) -> CostSection:
@@ -272,6 +282,8 @@ def main() -> int:
     )
     print("==> load on the compose stack (loopback, bounded)", flush=True)
     stack_load = skipped if args.skip_containers else run_load(plan)
+    print("==> Design 1 vs Design 2 (same images: the hop, 8 clients, cold starts)", flush=True)
+    both = skipped if args.skip_containers else run_designs(plan)
     costs = cost_tables(qa, cold, ner)
     tokens = checkpoint.token_note(paths)
     fidelity = checkpoint.fidelity(paths)
@@ -289,6 +301,7 @@ def main() -> int:
         tokens_per_window_note=tokens,
         fidelity=fidelity,
         elapsed_s=time.time() - started,
+        designs=both,
     )
     (args.out / "report.json").write_text(json.dumps(results.to_json(), indent=1) + "\n")
     report.write(results, args.out)

@@ -12,14 +12,20 @@ QUANTIZE_ARGS ?=
 BENCH_QA_MODEL ?= build/test-models/qa-base/model
 BENCH_QA_IMAGE ?= lambda-nlp/qa:bench
 
-.PHONY: bench bench-quick bench-mkl-venv bench-qa-image quantize
+.PHONY: bench bench-designs bench-quick bench-mkl-venv bench-qa-image quantize
 
-bench: venv image-ner bench-qa-image $(MKL_VENV)/.installed ## Measure QA/NER vs peers, cold start, images, load, cost -> docs/bench/report.md (BENCH_PLAN=medium on a busy machine)
+bench: venv image-ner image-front bench-qa-image $(MKL_VENV)/.installed ## Measure QA/NER vs peers, cold start, images, load, Design 1 vs 2, cost -> docs/bench/report.md (BENCH_PLAN=medium on a busy machine)
 	BENCH_QUICK=$(BENCH_QUICK) BENCH_PLAN=$(BENCH_PLAN) BENCH_QA_IMAGE=$(BENCH_QA_IMAGE) \
-	  $(PY) -m bench.run --mkl-python $(MKL_VENV)/bin/python
+	  BENCH_FRONT_IMAGE=$(FRONT_IMAGE) $(PY) -m bench.run --mkl-python $(MKL_VENV)/bin/python
 
 bench-quick: venv ## CI-speed smoke of the bench harness (writes to .bench-cache/quick-report)
 	BENCH_QUICK=1 $(PY) -m bench.run --out .bench-cache/quick-report
+
+# Design 1 vs Design 2 alone (bench/designs.py; the same images as make bench), e.g. BENCH_PLAN=quick.
+bench-designs: venv image-ner image-front bench-qa-image ## Only the Design 1 vs Design 2 section (prints its Markdown; BENCH_PLAN=quick|medium|full)
+	@mkdir -p .bench-cache
+	BENCH_QA_IMAGE=$(BENCH_QA_IMAGE) BENCH_FRONT_IMAGE=$(FRONT_IMAGE) \
+	  $(PY) -m bench.designs --plan $(or $(BENCH_PLAN),full) --json .bench-cache/designs.json
 
 bench-qa-image: venv base-images ## The QA image with a random ALBERT-base-sized model, for the bench
 	@test -f $(BENCH_QA_MODEL)/config.json || \

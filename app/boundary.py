@@ -11,15 +11,14 @@ with the one error shape (400), then turns anything unexpected outside the app i
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.responses import Response
 
-from app.errors import AppError, InvalidBodyError, InvalidEventError, unencodable_index
+from app.errors import AppError, InvalidEventError, unencodable_index
+from app.function_url import decode_body
 from app.logging import logger
 
 Adapter = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -131,38 +130,6 @@ def function_url_request(event: Any) -> dict[str, Any]:
         "body": decode_body(event.get("body"), event.get("isBase64Encoded")),
         "isBase64Encoded": False,
     }
-
-
-def decode_body(body: Any, is_base64: Any) -> bytes:
-    """The request body's bytes; base64 strictly when the event says so."""
-    if is_base64 is not None and not isinstance(is_base64, bool):
-        raise InvalidBodyError(
-            f"isBase64Encoded must be true or false, not a {type(is_base64).__name__}. "
-            f"{EVENT_FORMAT}"
-        )
-    if body is None or body == "":
-        return b""
-    if not isinstance(body, str):
-        raise InvalidBodyError(
-            f"The event's body must be a string, not a {type(body).__name__}. Send the JSON "
-            "request as a string (serialised once), or base64 with isBase64Encoded: true."
-        )
-    if is_base64:
-        try:
-            return base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidBodyError(
-                "The event says the body is base64 (isBase64Encoded: true), but it is not valid "
-                "base64. Send the body base64-encoded, or set isBase64Encoded to false for a "
-                "plain-text body such as JSON."
-            ) from None
-    index = unencodable_index(body)
-    if index is not None:
-        raise InvalidBodyError(
-            f"The body holds an unpaired surrogate at character {index}, so it is not valid "
-            "UTF-8 text. Send the body as UTF-8 (or base64 with isBase64Encoded: true)."
-        )
-    return body.encode("utf-8")
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

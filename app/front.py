@@ -42,8 +42,6 @@ invocation), ``EndpointLatency`` (Milliseconds, one value per InvokeEndpoint cal
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import random
@@ -66,7 +64,8 @@ from botocore.exceptions import (
 )
 
 from app import __version__
-from app.errors import AppError, InvalidBodyError, InvalidEventError, unencodable_index
+from app.errors import AppError, InvalidEventError, unencodable_index
+from app.function_url import decode_body
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "front"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "LambdaNlp"
@@ -535,38 +534,6 @@ def read_event(event: Any) -> tuple[str, str, dict[str, str], Any, Any]:
     elif raw_headers is not None:
         raise InvalidEventError(f"The event's headers must be an object. {EVENT_FORMAT}")
     return method, path, headers, event.get("body"), event.get("isBase64Encoded")
-
-
-def decode_body(body: Any, is_base64: Any) -> bytes:
-    """The request body's bytes; base64 strictly when the event says so."""
-    if is_base64 is not None and not isinstance(is_base64, bool):
-        raise InvalidBodyError(
-            f"isBase64Encoded must be true or false, not a {type(is_base64).__name__}. "
-            f"{EVENT_FORMAT}"
-        )
-    if body is None or body == "":
-        return b""
-    if not isinstance(body, str):
-        raise InvalidBodyError(
-            f"The event's body must be a string, not a {type(body).__name__}. Send the JSON "
-            "request as a string (serialised once), or base64 with isBase64Encoded: true."
-        )
-    if is_base64:
-        try:
-            return base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidBodyError(
-                "The event says the body is base64 (isBase64Encoded: true), but it is not valid "
-                "base64. Send the body base64-encoded, or set isBase64Encoded to false for a "
-                "plain-text body such as JSON."
-            ) from None
-    index = unencodable_index(body)
-    if index is not None:
-        raise InvalidBodyError(
-            f"The body holds an unpaired surrogate at character {index}, so it is not valid "
-            "UTF-8 text. Send the body as UTF-8 (or base64 with isBase64Encoded: true)."
-        )
-    return body.encode("utf-8")
 
 
 def is_error_status(status: Any) -> bool:

@@ -6,10 +6,14 @@ function URL does; this is the one place that knows the event's shape and the co
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from app.errors import InvalidBodyError, unencodable_index
 
 
 def function_url_event(
@@ -70,3 +74,35 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return int(self.timeout_ms - (time.monotonic() - self.started) * 1000)
+
+
+def decode_body(body: Any, is_base64: Any) -> bytes:
+    """The request body's bytes; base64 strictly when the event says so."""
+    if is_base64 is not None and not isinstance(is_base64, bool):
+        raise InvalidBodyError(
+            f"isBase64Encoded must be true or false, not a {type(is_base64).__name__}. "
+            "Send a function URL event (payload format 2.0)."
+        )
+    if body is None or body == "":
+        return b""
+    if not isinstance(body, str):
+        raise InvalidBodyError(
+            f"The event's body must be a string, not a {type(body).__name__}. Send the JSON "
+            "request as a string (serialised once), or base64 with isBase64Encoded: true."
+        )
+    if is_base64:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidBodyError(
+                "The event says the body is base64 (isBase64Encoded: true), but it is not valid "
+                "base64. Send the body base64-encoded, or set isBase64Encoded to false for a "
+                "plain-text body such as JSON."
+            ) from None
+    index = unencodable_index(body)
+    if index is not None:
+        raise InvalidBodyError(
+            f"The body holds an unpaired surrogate at character {index}, so it is not valid "
+            "UTF-8 text. Send the body as UTF-8 (or base64 with isBase64Encoded: true)."
+        )
+    return body.encode("utf-8")

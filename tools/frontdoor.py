@@ -15,6 +15,7 @@ FRONTDOOR_TIMEOUT (seconds per invocation, ``120``).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import threading
@@ -34,6 +35,17 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 TEXT_SUFFIXES = ("+json", "+xml")
+
+
+def drain(stream: io.BufferedIOBase, length: int) -> None:
+    """Read and drop up to ``length`` bytes of a refused request's body (at most
+    DRAIN_LIMIT_BYTES), so the client sees the answer instead of a reset connection."""
+    remaining = min(length, DRAIN_LIMIT_BYTES)
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 16))
+        if not chunk:
+            break
+        remaining -= len(chunk)
 
 
 @dataclass
@@ -301,7 +313,7 @@ class Handler(BaseHTTPRequestHandler):
         if length > MAX_PAYLOAD_BYTES:
             # Drain what the client is sending (within reason) so it reads the answer instead of
             # failing on a broken pipe; then close the connection.
-            self._discard(length)
+            drain(self.rfile, length)
             self.close_connection = True
             self._send(
                 error_reply(
@@ -324,14 +336,6 @@ class Handler(BaseHTTPRequestHandler):
         self._send(invoke(function, event, self.server.invoke_timeout))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
-
-    def _discard(self, length: int) -> None:
-        remaining = min(length, DRAIN_LIMIT_BYTES)
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                break
-            remaining -= len(chunk)
 
     def _send(self, reply: HttpReply) -> None:
         self.send_response(reply.status)

@@ -74,10 +74,11 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tools.frontdoor import drain
+
 ACCOUNT = "000000000000"
 VARIANT = "AllTraffic"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
-DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
 #: CreateEndpoint's constraint on endpoint names.
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -282,7 +283,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_PAYLOAD_BYTES:
             # Read what the client sends (within reason) so it sees the answer, then close.
-            self._discard(length)
+            drain(self.rfile, length)
             self.close_connection = True
             reply = Reply(
                 413,
@@ -321,18 +322,10 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def do_GET(self) -> None:
-        self._discard(int(self.headers.get("content-length") or 0))
+        drain(self.rfile, int(self.headers.get("content-length") or 0))
         self._send(self._unknown())
 
     do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
-
-    def _discard(self, length: int) -> None:
-        remaining = min(length, DRAIN_LIMIT_BYTES)
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                break
-            remaining -= len(chunk)
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from app import client
 from tests.deploy.cfn import ROOT
 from tests.deploy.conftest import SESSION_TOKEN, SigV4Server
+from tools import client
 
 TEXT = "Ada Lovelace was born in London in 1815."
 

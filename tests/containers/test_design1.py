@@ -312,6 +312,7 @@ def test_design1_front_image_is_thin(design1: Stack, front_image: str) -> None:
         "__init__.py",
         "errors.py",
         "front.py",
+        "function_url.py",
     ]
     config = json.loads(run(["docker", "image", "inspect", front_image]).stdout)[0]["Config"]
     assert config["Cmd"] == ["app.front.handler"]

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import sentencepiece as spm
 
@@ -170,6 +171,19 @@ _EMOJI = ("😀", "👍🏽", "🇫🇷", "❤️", "👨‍👩‍👧")
 _PUNCT = ('"', "``", "''", "'", "(", ")", ",", ".", ";", ":", "!", "?", "-", "–", "—", "«", "»")
 
 
+#: What makes a SentencePiece model ALBERT's: the special ids, the control pieces right after
+#: them, no BOS/EOS, NFKC normalisation (every trainer in tools/ passes these).
+ALBERT_PIECES: dict[str, Any] = {
+    "pad_id": 0,
+    "unk_id": 1,
+    "bos_id": -1,
+    "eos_id": -1,
+    "control_symbols": ["[CLS]", "[SEP]", "[MASK]"],
+    "normalization_rule_name": "nmt_nfkc",
+    "minloglevel": 2,
+}
+
+
 def _made_up_words(rng: random.Random, n_words: int) -> list[str]:
     """Pronounceable nonsense words, so the corpus has enough distinct pieces for any vocab size."""
     onsets = ["", "b", "d", "k", "l", "m", "n", "p", "r", "s", "t", "v", "st", "tr", "ch", "gr"]
@@ -273,16 +287,10 @@ def train_sentencepiece(out_dir: Path, vocab_size: int = 1000, *, english: bool 
         model_prefix=str(prefix),
         model_type="unigram",
         vocab_size=vocab_size,
-        pad_id=0,
-        unk_id=1,
-        bos_id=-1,
-        eos_id=-1,
-        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        normalization_rule_name="nmt_nfkc",
         character_coverage=0.9995,
         shuffle_input_sentence=False,
         num_threads=1,
-        minloglevel=2,
+        **ALBERT_PIECES,
     )
     corpus.unlink()
     return prefix.with_suffix(".model")

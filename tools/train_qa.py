@@ -110,6 +110,8 @@ def train_sentencepiece(texts: Sequence[str], out_dir: Path, vocab_size: int) ->
     """
     import sentencepiece as spm
 
+    from tools.spm_util import ALBERT_PIECES
+
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = out_dir / "spm-corpus.txt"
     # ALBERT lower-cases before SentencePiece, so the vocabulary is lower-case.
@@ -121,17 +123,11 @@ def train_sentencepiece(texts: Sequence[str], out_dir: Path, vocab_size: int) ->
         model_type="bpe",
         vocab_size=vocab_size,
         hard_vocab_limit=False,
-        pad_id=0,
-        unk_id=1,
-        bos_id=-1,
-        eos_id=-1,
-        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        normalization_rule_name="nmt_nfkc",
         character_coverage=1.0,
         input_sentence_size=200_000,
         shuffle_input_sentence=True,
         num_threads=2,
-        minloglevel=2,
+        **ALBERT_PIECES,
     )
     lines.unlink()
     return prefix.with_suffix(".model")

@@ -117,8 +117,8 @@ missing() {
 
 deploy() {
     check_settings
-    check_qa_model
     preflight deploy
+    check_qa_model
     docker info >/dev/null 2>&1 || die "the Docker engine is not running: run 'make docker' first."
     local ner_repo qa_repo front_repo=""
     ner_repo=$(stack_output NerRepositoryUri)

@@ -285,8 +285,9 @@ def test_deploy_design1_needs_a_qa_model_first(fake_aws: dict[str, str], tmp_pat
     result = run_script("deploy", env)
     assert result.returncode == 2
     assert "DESIGN=1 needs a QA model" in result.stderr and "make models" in result.stderr
-    # Nothing ran: not even the AWS CLI.
-    assert not (Path(env["FAKE_AWS_STATE"]) / "calls.jsonl").exists()
+    # It stops right after the preflight: no stack, no build, no push.
+    deploys, tools = recorded(env)
+    assert deploys == [] and tools == []
     # Design 2 deploys without one (its /qa answers 503 until a model is baked in).
     assert run_script("deploy", {**env, "DESIGN": "2"}).returncode == 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -100,6 +100,17 @@ def _deadline(request: Request, settings: Settings) -> float | None:
     return time.monotonic() + (remaining_ms - settings.qa_deadline_margin_ms) / 1000.0
 
 
+def _options(body: QaOptions, request: Request, settings: Settings) -> dict[str, Any]:
+    """The request's options as the service's keywords (None keeps the service's default)."""
+    return {
+        "top_k": body.top_k,
+        "max_answer_length": body.max_answer_length,
+        "doc_stride": body.doc_stride,
+        "allow_no_answer": body.allow_no_answer,
+        "deadline": _deadline(request, settings),
+    }
+
+
 def _result(answers: list[Answer]) -> QaResult:
     out = [
         AnswerOut(text=a.text, start=a.start, length=a.length, score=max(a.score, 0.0))
@@ -118,11 +129,7 @@ async def qa(
         service.answer,
         body.question,
         body.context,
-        top_k=body.top_k,
-        max_answer_length=body.max_answer_length,
-        doc_stride=body.doc_stride,
-        allow_no_answer=body.allow_no_answer,
-        deadline=_deadline(request, settings),
+        **_options(body, request, settings),
     )
     result = _result(answers)
     return QaResponse(
@@ -144,11 +151,7 @@ async def qa_batch(
         request,
         service.answer_batch,
         body.items,
-        top_k=body.top_k,
-        max_answer_length=body.max_answer_length,
-        doc_stride=body.doc_stride,
-        allow_no_answer=body.allow_no_answer,
-        deadline=_deadline(request, settings),
+        **_options(body, request, settings),
     )
     results = [_result(item) for item in answers]
     return QaBatchResponse(

@@ -12,6 +12,13 @@ and on its first call it builds mxnet's own wrapper, exactly as the import would
 it from then on. Results are the wrappers' results; only their docstrings are empty until used
 (``help(mx.nd.FullyConnected)`` shows the generated one after the first call).
 
+The same hook loads the modules in :data:`LAZY_MODULES` with :class:`importlib.util.LazyLoader`:
+``import mxnet`` imports ``mxnet.test_utils``, ``mxnet.contrib.onnx`` (the ONNX converters),
+``mxnet.contrib.text`` (word embeddings) and ``requests`` (for ``mxnet.gluon.utils.download``),
+and serving uses none of them: they now execute on their first attribute access (about 0.3 s of
+the import here, docs/performance.md). The hook is active only during ``import mxnet``
+(:func:`uninstall` ends it).
+
 It must run before the first ``import mxnet`` of the process (:func:`app.qa.runtime.mxnet`
 calls it); after that it does nothing. ``LAMBDA_NLP_EAGER_MXNET_OPS=1`` turns it off.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -28,6 +36,11 @@ from typing import Any
 
 OpFactory = Callable[..., Callable[..., Any]]
 _HOOKED = ("_init_op_module", "_init_np_op_module")
+
+#: Modules ``import mxnet`` executes that serving never uses: loaded on first attribute access.
+LAZY_MODULES = frozenset(
+    {"mxnet.test_utils", "mxnet.contrib.onnx", "mxnet.contrib.text", "requests"}
+)
 
 
 def lazy_factory(make: OpFactory) -> OpFactory:
@@ -64,16 +77,29 @@ def _defer(init: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _BaseHook(importlib.abc.MetaPathFinder):
-    """Finds ``mxnet.base`` as usual and patches it right after it executes."""
+    """Finds ``mxnet.base`` and :data:`LAZY_MODULES` as usual, then patches how they execute.
+
+    ``mxnet.base`` gets the deferred wrapper factories right after it executes; each lazy module
+    gets a :class:`importlib.util.LazyLoader`. The finder leaves ``sys.meta_path`` once it has
+    seen all of them.
+    """
+
+    def __init__(self) -> None:
+        self.pending = {"mxnet.base", *LAZY_MODULES}
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "mxnet.base":
+        if fullname not in self.pending:
             return None
-        sys.meta_path.remove(self)
+        self.pending.discard(fullname)
+        if not self.pending and self in sys.meta_path:
+            sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
+            return spec
+        if fullname in LAZY_MODULES:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
             return spec
         loader = spec.loader
         execute = loader.exec_module
@@ -95,3 +121,8 @@ def install() -> bool:
     if not any(isinstance(finder, _BaseHook) for finder in sys.meta_path):
         sys.meta_path.insert(0, _BaseHook())
     return True
+
+
+def uninstall() -> None:
+    """End the hook (after ``import mxnet``): later imports are not deferred."""
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _BaseHook)]

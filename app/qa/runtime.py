@@ -47,7 +47,10 @@ def mxnet() -> ModuleType:
         np.bool = bool  # type: ignore[attr-defined]
     # Operator wrappers on first use: two thirds of the import otherwise (app/qa/lazy_ops.py).
     lazy_ops.install()
-    import mxnet as mx
+    try:
+        import mxnet as mx
+    finally:
+        lazy_ops.uninstall()
 
     module: ModuleType = mx
     return module

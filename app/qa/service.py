@@ -6,6 +6,7 @@ that imports mxnet) and the decoder. Free of FastAPI; the ``/qa`` routes sit on 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import struct
 import threading
@@ -86,15 +87,22 @@ class QaService:
 
     @classmethod
     def load(cls, settings: Settings) -> QaService:
-        """Load tokenizer, config and model from ``settings.qa_model_dir``; warm every bucket."""
+        """Load tokenizer, config and model from ``settings.qa_model_dir``; warm it up."""
         t0 = time.perf_counter()
+        model_dir = Path(settings.qa_model_dir)
+        # The model's version hashes ~50 MB of files: on the other CPU while mxnet imports
+        # (hashlib releases the GIL); a failure is raised by the synchronous retry below.
+        fingerprint: list[str] = []
+        hasher = threading.Thread(
+            target=_fingerprint_into, args=(fingerprint, model_dir), name="qa-fingerprint"
+        )
+        hasher.start()
         from app.qa.model import QaModel
         from app.qa.modeldir import AlbertQaConfig
         from app.qa.runtime import import_framework
 
         import_framework(settings.num_threads)
         t1 = time.perf_counter()
-        model_dir = Path(settings.qa_model_dir)
         config = AlbertQaConfig.load(model_dir)
         tok = config.tokenizer
         try:
@@ -114,14 +122,15 @@ class QaService:
             model_dir, precision=settings.qa_precision, num_threads=settings.num_threads
         )
         t2 = time.perf_counter()
-        model.warmup(warm_buckets(model.precision, settings.qa_max_seq_length), [1])
+        model.warmup(warm_lengths(model.precision, settings.qa_max_seq_length), [1])
         t3 = time.perf_counter()
+        hasher.join()
         return cls(
             model,
             tokenizer,
             settings,
             name=f"albert-qa-{model.precision}",
-            version=_fingerprint(model_dir),
+            version=fingerprint[0] if fingerprint else _fingerprint(model_dir),
             special_ids=special_ids,
             load_seconds={
                 "import": round(t1 - t0, 4),
@@ -260,17 +269,28 @@ class QaService:
         return start, end
 
 
-def warm_buckets(precision: str, max_seq_length: int) -> list[int]:
-    """The sequence-length buckets init runs once, so that no request pays a first call.
+#: fp32's warm-up length: the cheapest shape that runs the graph's first call.
+WARM_UP_TOKENS = 16
 
-    fp32: only the smallest. The graph's first call costs 1.55-1.61x a steady forward (lazy op
-    wrappers, the kernel library, the cached graph), but after it a new shape's first call costs
-    0.94-1.21x (measured here, docs/performance.md "Cold start"): warming the 256 and 384
-    buckets bought nothing the 1.5x first-request rule needs and cost 1.1 s of init.
+
+def warm_lengths(precision: str, max_seq_length: int) -> list[int]:
+    """The sequence lengths init runs once, so that no request pays a first call.
+
+    fp32: one short window of :data:`WARM_UP_TOKENS`. The graph's first call costs 1.55-1.61x a
+    steady forward (lazy op wrappers, the kernel library, the cached graph), but after it a new
+    shape's first call costs 0.89-1.21x (measured here, docs/performance.md "Cold start"), so the
+    first call need not be at a bucket a request uses: at 16 tokens it took 0.17-0.23 s instead
+    of 0.34-0.49 s at 128, and the buckets' first calls after it were 0.89-1.02x.
     INT8: every bucket. Its quantized graph's first call at a new shape costs 1.6-2.1x.
     """
     buckets = seq_buckets(max_seq_length)
-    return list(buckets if precision == "int8" else buckets[:1])
+    return list(buckets) if precision == "int8" else [WARM_UP_TOKENS]
+
+
+def _fingerprint_into(out: list[str], model_dir: Path) -> None:
+    # On failure QaService.load hashes again in its own thread, and raises there.
+    with contextlib.suppress(OSError):
+        out.append(_fingerprint(model_dir))
 
 
 def _fingerprint(model_dir: Path) -> str:

@@ -35,6 +35,17 @@ out["lazy"] = lazy
 out["doc_after_use"] = len(mx.nd.FullyConnected.__doc__ or "")
 out["name"] = mx.nd.FullyConnected.__name__
 out["registered"] = "FullyConnected" in mx.nd.op.__all__
+from app.qa import lazy_ops
+out["deferred"] = sorted(
+    name for name in lazy_ops.LAZY_MODULES if type(sys.modules[name]).__name__ == "_LazyModule"
+)
+out["hooked_after_import"] = any(isinstance(f, lazy_ops._BaseHook) for f in sys.meta_path)
+# Used, a deferred module is the real one.
+out["test_utils"] = bool(mx.test_utils.almost_equal(np.ones(2), np.ones(2)))
+out["onnx"] = callable(mx.contrib.onnx.export_model)
+out["text"] = mx.contrib.text.vocab.Vocabulary.__name__
+import requests
+out["requests"] = requests.codes.ok
 print(json.dumps(out))
 """
 
@@ -63,6 +74,19 @@ def test_lazy_wrappers_answer_as_the_eager_ones() -> None:
     # The first call built mxnet's own wrapper, docstring included.
     assert lazy["doc_after_use"] == eager["doc_after_use"]
     assert int(str(lazy["doc_after_use"])) > 100
+
+
+def test_modules_serving_never_uses_load_on_first_use() -> None:
+    from app.qa import lazy_ops
+
+    lazy = probe()
+    eager = probe(LAMBDA_NLP_EAGER_MXNET_OPS="1")
+    assert lazy["deferred"] == sorted(lazy_ops.LAZY_MODULES) and eager["deferred"] == []
+    # The hook ends with ``import mxnet``: later imports are not deferred.
+    assert lazy["hooked_after_import"] is False
+    for key in ("test_utils", "onnx", "text", "requests"):
+        assert lazy[key] == eager[key], key
+    assert lazy["requests"] == 200 and lazy["text"] == "Vocabulary"
 
 
 def test_install_is_a_no_op_once_mxnet_is_imported() -> None:

@@ -24,14 +24,20 @@ if TYPE_CHECKING:
     from app.qa.service import QaService
 
 
-async def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-async def get_settings_dep(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
+    """The app's settings; read in the endpoint rather than injected (one dependency less to
+    solve per request: FastAPI's solver is a third of the web stack's time on a NER request)."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
 def _require(services: Services, name: str) -> None:
@@ -50,20 +56,21 @@ def _require(services: Services, name: str) -> None:
         )
 
 
-async def get_ner_service(services: Annotated[Services, Depends(get_services)]) -> NerService:
+async def get_ner_service(request: Request) -> NerService:
+    services = services_of(request)
     _require(services, "ner")
     assert services.ner is not None  # _require guarantees it; narrows the type
     return services.ner
 
 
-async def get_qa_service(services: Annotated[Services, Depends(get_services)]) -> QaService:
+async def get_qa_service(request: Request) -> QaService:
+    services = services_of(request)
     _require(services, "qa")
     assert services.qa is not None
     return services.qa
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 NerServiceDep = Annotated["NerService", Depends(get_ner_service)]
 QaServiceDep = Annotated["QaService", Depends(get_qa_service)]
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field, TypeAdapter
 
 from app import limits, metrics
-from app.api.deps import NerServiceDep, SettingsDep, run_model
+from app.api.deps import NerServiceDep, run_model, settings_of
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.ner.service import Entity, NerService
 
@@ -94,9 +94,8 @@ def _json(content: bytes) -> Response:
 
 
 @router.post("", summary="Named entities of one text", response_model=NerResponse)
-async def ner(
-    body: NerRequest, request: Request, service: NerServiceDep, settings: SettingsDep
-) -> Response:
+async def ner(body: NerRequest, request: Request, service: NerServiceDep) -> Response:
+    settings = settings_of(request)
     limits.check_ner_text(body.text, settings)
     entities = await run_model(request, service.extract, body.text, body.labels)
     metrics.add("Characters", len(body.text))
@@ -109,9 +108,8 @@ async def ner(
     summary="Named entities of several texts (one nlp.pipe pass)",
     response_model=NerBatchResponse,
 )
-async def ner_batch(
-    body: NerBatchRequest, request: Request, service: NerServiceDep, settings: SettingsDep
-) -> Response:
+async def ner_batch(body: NerBatchRequest, request: Request, service: NerServiceDep) -> Response:
+    settings = settings_of(request)
     limits.check_ner_batch(len(body.texts), settings)
     for index, text in enumerate(body.texts):
         limits.check_ner_text(text, settings, what=f"text at index {index}")

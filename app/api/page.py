@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from app import limits
-from app.api.deps import NerServiceDep, ServicesDep, SettingsDep, run_model
+from app.api.deps import NerServiceDep, ServicesDep, run_model, settings_of
 from app.api.ner import EntityOut, NerRequest
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.ner.service import Entity
@@ -154,8 +154,9 @@ async def favicon() -> Response:
     summary="Named entities of one text, rendered as displaCy HTML",
 )
 async def ner_render(
-    body: NerRenderRequest, request: Request, service: NerServiceDep, settings: SettingsDep
+    body: NerRenderRequest, request: Request, service: NerServiceDep
 ) -> NerRenderResponse:
+    settings = settings_of(request)
     limits.check_ner_text(
         body.text, settings, advice="Render a shorter text, for example one paragraph at a time."
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from app import limits
-from app.api.deps import QaServiceDep, SettingsDep, run_model
+from app.api.deps import QaServiceDep, run_model, settings_of
 from app.api.schemas import ERROR_RESPONSES, ModelInfo, StrictModel
 from app.config import Settings
 
@@ -120,9 +120,8 @@ def _result(answers: list[Answer]) -> QaResult:
 
 
 @router.post("", summary="Answer a question from a context")
-async def qa(
-    body: QaRequest, request: Request, service: QaServiceDep, settings: SettingsDep
-) -> QaResponse:
+async def qa(body: QaRequest, request: Request, service: QaServiceDep) -> QaResponse:
+    settings = settings_of(request)
     limits.check_qa_sizes(body.question, body.context, settings)
     answers = await run_model(
         request,
@@ -141,8 +140,9 @@ async def qa(
 
 @router.post("/batch", summary="Answer several question/context pairs")
 async def qa_batch(
-    body: QaBatchRequest, request: Request, service: QaServiceDep, settings: SettingsDep
+    body: QaBatchRequest, request: Request, service: QaServiceDep
 ) -> QaBatchResponse:
+    settings = settings_of(request)
     limits.check_qa_batch(len(body.items), settings)
     for index, item in enumerate(body.items):
         limits.check_qa_sizes(item.question, item.context, settings, where=f" of item {index}")

@@ -116,7 +116,7 @@ def run_cold(spec: ColdSpec, spawned: float) -> ColdRun:
 
 
 #: Context words that land in each bucket with the bench vocabulary (~1.39 tokens per word).
-BUCKET_WORDS = {"128": 60, "256": 150, "384": 235}
+BUCKET_WORDS = {"64": 25, "128": 60, "256": 150, "384": 235}
 
 
 def first_request_ratios(repeats: int = 4) -> dict[str, float]:

@@ -40,10 +40,13 @@ def _windows(
     )
 
 
-def test_features_buckets_are_multiples_of_64_up_to_max() -> None:
-    assert seq_buckets(384) == (128, 256, 384)
-    assert seq_buckets(100) == (100,)
-    assert seq_buckets(200) == (128, 200)
+def test_features_buckets_are_64_then_multiples_of_128_up_to_max() -> None:
+    assert seq_buckets(384) == (64, 128, 256, 384)
+    assert seq_buckets(100) == (64, 100)
+    assert seq_buckets(200) == (64, 128, 200)
+    assert seq_buckets(64) == (64,)
+    assert seq_buckets(48) == (48,)
+    assert bucket_for(64, 384) == 64
     assert bucket_for(65, 384) == 128
     with pytest.raises(ValueError, match="max_seq_length"):
         bucket_for(385, 384)
@@ -51,7 +54,7 @@ def test_features_buckets_are_multiples_of_64_up_to_max() -> None:
 
 def test_features_short_request_is_padded_to_a_small_bucket_not_384() -> None:
     w = _windows(5, 20)
-    assert w.input_ids.shape == (1, 128)
+    assert w.input_ids.shape == (1, 64)
     assert int(w.lengths[0]) == 5 + 20 + 3
     row = w.input_ids[0]
     assert row[0] == CLS and row[6] == SEP and row[27] == SEP and (row[28:] == PAD).all()

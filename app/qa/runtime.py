@@ -34,10 +34,15 @@ def configure_threads(num_threads: int | None) -> int:
             )
         return current or wanted
     os.environ["OMP_NUM_THREADS"] = str(wanted)
-    # Spinning OpenMP workers collapse when the CPUs are shared (Python and mxnet's engine
-    # threads share the same vCPUs): measured 3-4x faster with PASSIVE here. An explicit
-    # OMP_WAIT_POLICY in the environment wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Spinning OpenMP workers collapse when the CPUs are shared or capped (a 1.7-CPU quota, another
+    # busy process): measured 1.5-9x slower than PASSIVE. Sleeping at once is slow too: oneDNN's
+    # GEMM meets its threads at barriers microseconds apart, and each wake-up costs more than
+    # the wait. So PASSIVE with a short spin (GOMP_SPINCOUNT=1000, about 10 us in libgomp):
+    # 15-25% faster than plain PASSIVE at 128 tokens, quiet or under a quota, and no slower
+    # beside a busy process (docs/performance.md). An explicit OMP_WAIT_POLICY wins.
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     return wanted
 
 

@@ -179,6 +179,23 @@ def test_model_cpu_quota_threads(
     assert cpu_quota_threads(tmp_path) == (min(expected, cpus) if expected else cpus)
 
 
+def test_model_threads_an_explicit_wait_policy_wins() -> None:
+    """OMP_WAIT_POLICY from the environment is kept, and no spin count is added to it."""
+    code = (
+        "import os\n"
+        "os.environ['OMP_WAIT_POLICY'] = 'ACTIVE'\n"
+        "os.environ.pop('GOMP_SPINCOUNT', None)\n"
+        "from app.qa.runtime import configure_threads\n"
+        "assert configure_threads(1) == 1\n"
+        "assert os.environ['OMP_WAIT_POLICY'] == 'ACTIVE' and 'GOMP_SPINCOUNT' not in os.environ\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def test_model_import_is_cheap_and_sets_threads_before_mxnet(tiny_model_dir: Path) -> None:
     code = (
         "import os, sys\n"
@@ -186,9 +203,11 @@ def test_model_import_is_cheap_and_sets_threads_before_mxnet(tiny_model_dir: Pat
         "assert 'mxnet' not in sys.modules, 'importing app.qa.model imported mxnet'\n"
         "os.environ.pop('OMP_NUM_THREADS', None)\n"
         "os.environ.pop('OMP_WAIT_POLICY', None)\n"
+        "os.environ.pop('GOMP_SPINCOUNT', None)\n"
         f"model = m.QaModel.load(m.Path({str(tiny_model_dir)!r}), num_threads=1)\n"
         "assert os.environ['OMP_NUM_THREADS'] == '1' and model.num_threads == 1\n"
         "assert os.environ['OMP_WAIT_POLICY'] == 'PASSIVE'\n"
+        "assert os.environ['GOMP_SPINCOUNT'] == '1000'\n"
         "assert 'torch' not in sys.modules\n"
         "print('ok')\n"
     )

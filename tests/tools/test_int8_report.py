@@ -14,9 +14,10 @@ def test_curriculum_counts_short_and_full_windows_apart() -> None:
         "options": {"curriculum": 0.5},
     }
     text = _curriculum(t)
-    assert "first 50% of the budget on short contexts" in text
+    assert "short contexts" in text
+    assert "to none at 50% of the budget" in text
     assert "200 windows seen out of 150, 1.3 passes" in text
-    assert text.endswith("100 full-length windows seen out of 1000 (no example repeated)")
+    assert text.endswith("and 100 full-length windows seen out of 1000 (no example repeated)")
     plain = {"windows_seen": 80, "train_windows_available": 40, "options": {"curriculum": 0.0}}
     assert _curriculum(plain) == "80 full-length windows seen out of 40 (2.0 passes)"
 

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         description=(
             "fp32 (the default), int8 (needs the INT8 artefact int8/ from `make quantize`) or "
             "auto (int8 when the model directory holds the artefact, else fp32). INT8 is not the "
-            "default: on the model trained here it agreed with fp32 on 88.3% of answers on an "
+            "default: on the model trained here it agreed with fp32 on 87.3% of answers on an "
             "AVX2 CPU, under the 97% the project asks (docs/int8-accuracy.md)."
         ),
     )

@@ -132,6 +132,7 @@ def logit_fidelity(fp32: Any, int8: Any, examples: Sequence[QaExample]) -> dict[
     argmax_same = {"start": 0, "end": 0}
     max_abs_error = 0.0
     windows = 0
+    tokens: list[int] = []
     for e in examples:
         ids, types, mask = service_windows(fp32, e)
         for row in range(ids.shape[0]):
@@ -140,6 +141,7 @@ def logit_fidelity(fp32: Any, int8: Any, examples: Sequence[QaExample]) -> dict[
             ref = fp32.model.forward(*one)
             got = int8.model.forward(*one)
             windows += 1
+            tokens.append(int(valid.sum()))
             for k, (kind, store) in enumerate((("start", starts), ("end", ends))):
                 a, b = ref[k][0][valid], got[k][0][valid]
                 store[0].append(a)
@@ -149,6 +151,7 @@ def logit_fidelity(fp32: Any, int8: Any, examples: Sequence[QaExample]) -> dict[
                 max_abs_error = max(max_abs_error, float(np.abs(a - b).max()))
     return {
         "windows": windows,
+        "window_tokens_p50": float(np.median(tokens)) if tokens else 0.0,
         "start_cosine": cosine(np.concatenate(starts[0]), np.concatenate(starts[1])),
         "end_cosine": cosine(np.concatenate(ends[0]), np.concatenate(ends[1])),
         "start_cosine_per_window": summarize(per_window["start"]),
@@ -406,7 +409,14 @@ def render(r: dict[str, Any]) -> str:
         "",
         "## The corpus",
         "",
-        "Encyclopaedia-style paragraphs (about 90-220 words, 217 tokens at the median) about one or two "
+        "Encyclopaedia-style paragraphs (about 90-220 words"
+        + (
+            f"; {r['logits']['window_tokens_p50']:.0f} tokens per window at the median with this "
+            "vocabulary"
+            if r["logits"].get("window_tokens_p50")
+            else ""
+        )
+        + ") about one or two "
         "invented people, an organisation and one or two towns, written by `tools/qa_corpus.py` "
         "(nothing downloaded). Each context has 2-4 facts per entity from "
         f"{len(r['corpus']['relations'])} relations ({', '.join(r['corpus']['relations'])}), "

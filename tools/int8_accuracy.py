@@ -398,7 +398,14 @@ def render(r: dict[str, Any]) -> str:
         f"{t['steps']} steps of batch {t['options']['batch_size']}: {_curriculum(t)}; AdamW at "
         f"peak lr {t['options']['learning_rate']:g} with linear warm-up "
         f"({100 * t['options']['warmup_fraction']:g}%) and decay over the time budget, gradient "
-        f"norm clipped at 1; final loss {t['final_loss']:.3f}. torch {t['torch']}.",
+        f"norm clipped at 1; final loss {t['final_loss']:.3f}. "
+        + (
+            "Position embeddings started from sinusoids; the tanh-GELU ran as torch's fused "
+            "kernel (the same function, saved as `gelu_new`). "
+            if t["options"].get("sinusoidal_positions")
+            else ""
+        )
+        + f"torch {t['torch']}.",
         f"- Quantization: `python -m tools.quantize` defaults ({', '.join(f'{k} {v}' for k, v in q.items() if k != 'mxnet')}),"
         " calibrated on the quantizer's own built-in prose, not on this corpus.",
         f"- Evaluation: {r['heldout_questions']} held-out questions over {r['heldout_contexts']} "

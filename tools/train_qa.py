@@ -338,7 +338,9 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
         progress = max(step / options.max_steps, elapsed / budget)
         if progress >= 1.0:
             break
-        in_curriculum = rng.random() < 1.0 - progress / options.curriculum
+        in_curriculum = (
+            options.curriculum > 0 and rng.random() < 1.0 - progress / options.curriculum
+        )
         ids, types, mask, starts, ends = next(short_batches if in_curriculum else full_batches)
         short_seen += len(ids) if in_curriculum else 0
         warm = options.warmup_fraction
@@ -430,7 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=TrainOptions.batch_size)
     parser.add_argument("--lr", type=float, default=TrainOptions.learning_rate)
     parser.add_argument("--vocab-size", type=int, default=TrainOptions.vocab_size)
-    parser.add_argument("--curriculum", type=float, default=TrainOptions.curriculum)
+    parser.add_argument(
+        "--curriculum",
+        type=float,
+        default=TrainOptions.curriculum,
+        help="share of the budget over which short contexts fade out (0: full-length ones only)",
+    )
     parser.add_argument(
         "--heldout-limit", type=int, default=None, help="check only the first N held-out questions"
     )

@@ -120,6 +120,7 @@ def service_windows(service: Any, example: QaExample) -> tuple[np.ndarray[Any, A
         max_seq_length=s.qa_max_seq_length,
         doc_stride=s.qa_doc_stride,
         max_question_length=s.qa_max_question_length,
+        bucket_step=service.bucket_step,
     )
     return windows.input_ids, windows.token_type_ids, windows.attention_mask
 

@@ -22,24 +22,34 @@ from app.qa.tokenizer import Encoding
 
 IntArray = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
-# Every bucket is a graph shape. fp32 needs no warm-up per shape once its graph has run (a new
-# shape's first call costs 0.89-1.21x a steady forward); INT8 warms each bucket during init (its
-# quantized graph's first call at a new shape costs 1.6-2.1x), and Lambda allows 10 s of init.
-# A window pads to at most 127 extra tokens; a question with a sentence or two of context (the
-# init warm-up's request among them) runs at SMALL_BUCKET, a quarter of the 256-token work.
+# Every bucket is a graph shape. INT8 warms each bucket during init (its quantized graph's first
+# call at a new shape costs 1.6-2.1x) and Lambda allows 10 s of init, so its buckets are few:
+# SMALL_BUCKET, then every BUCKET_STEP tokens (a window pads to at most 127 extra tokens). fp32
+# needs no warm-up per shape once its graph has run (a new shape's first call costs 0.9-1.2x a
+# steady forward, and each cached shape up to 384 tokens adds 1-14 MB), so it pads to the next
+# FP32_BUCKET_STEP: a 300-token window runs as 320, not 384 (docs/performance.md, "Padding").
 BUCKET_STEP = 128
 SMALL_BUCKET = 64
+FP32_BUCKET_STEP = 32
 
 
-def seq_buckets(max_seq_length: int) -> tuple[int, ...]:
-    """Padded sequence lengths: 64, then multiples of 128 up to ``max_seq_length`` (always last)."""
-    small = (SMALL_BUCKET,) if max_seq_length > SMALL_BUCKET else ()
-    return (*small, *range(BUCKET_STEP, max_seq_length, BUCKET_STEP), max_seq_length)
+def bucket_step(precision: str) -> int:
+    """The bucket step of a precision: FP32_BUCKET_STEP for fp32, BUCKET_STEP for INT8."""
+    return FP32_BUCKET_STEP if precision == "fp32" else BUCKET_STEP
 
 
-def bucket_for(length: int, max_seq_length: int) -> int:
+def seq_buckets(max_seq_length: int, step: int = BUCKET_STEP) -> tuple[int, ...]:
+    """Padded sequence lengths: multiples of ``step`` up to ``max_seq_length`` (always last).
+
+    With a step above SMALL_BUCKET, SMALL_BUCKET comes first (64, 128, 256, 384 for INT8).
+    """
+    small = (SMALL_BUCKET,) if step > SMALL_BUCKET and max_seq_length > SMALL_BUCKET else ()
+    return (*small, *range(step, max_seq_length, step), max_seq_length)
+
+
+def bucket_for(length: int, max_seq_length: int, step: int = BUCKET_STEP) -> int:
     """Smallest bucket >= ``length``."""
-    for bucket in seq_buckets(max_seq_length):
+    for bucket in seq_buckets(max_seq_length, step):
         if bucket >= length:
             return bucket
     raise ValueError(f"window of {length} tokens exceeds max_seq_length {max_seq_length}")
@@ -69,6 +79,7 @@ class Windows:
     max_context: (W, T) bool, True where this window gives the token its widest surrounding
         context among all windows (SQuAD's ``check_is_max_context``).
     lengths: (W,) int32 unpadded window lengths.
+    step: the bucket step the windows were padded with (:func:`seq_buckets`).
     """
 
     input_ids: IntArray
@@ -79,6 +90,7 @@ class Windows:
     words: IntArray
     max_context: BoolArray
     lengths: IntArray
+    step: int = BUCKET_STEP
 
     @property
     def count(self) -> int:
@@ -88,7 +100,7 @@ class Windows:
     def take(self, index: slice) -> Windows:
         """A sub-batch of windows, trimmed of padding columns no window in it needs."""
         lengths = self.lengths[index]
-        width = bucket_for(int(lengths.max()), self.input_ids.shape[1])
+        width = bucket_for(int(lengths.max()), self.input_ids.shape[1], self.step)
         return Windows(
             input_ids=self.input_ids[index, :width],
             token_type_ids=self.token_type_ids[index, :width],
@@ -98,6 +110,7 @@ class Windows:
             words=self.words[index, :width],
             max_context=self.max_context[index, :width],
             lengths=lengths,
+            step=self.step,
         )
 
 
@@ -124,8 +137,10 @@ def build_windows(
     max_seq_length: int,
     doc_stride: int,
     max_question_length: int,
+    bucket_step: int = BUCKET_STEP,
 ) -> Windows:
-    """Windows of ``[CLS] question [SEP] context-slice [SEP]``, padded to a bucket."""
+    """Windows of ``[CLS] question [SEP] context-slice [SEP]``, padded to a bucket of
+    ``bucket_step`` (:func:`seq_buckets`)."""
     q_ids = question.ids[:max_question_length]
     n_q = len(q_ids)
     budget = max_seq_length - n_q - 3
@@ -133,7 +148,7 @@ def build_windows(
     starts = window_starts(n_c, budget, doc_stride)
     spans = [(s, min(s + budget, n_c)) for s in starts]
     lengths = np.array([n_q + 3 + (e - s) for s, e in spans], dtype=np.int32)
-    width = bucket_for(int(lengths.max()), max_seq_length)
+    width = bucket_for(int(lengths.max()), max_seq_length, bucket_step)
     w = len(spans)
 
     input_ids = np.full((w, width), pad_id, dtype=np.int32)
@@ -162,7 +177,15 @@ def build_windows(
         words[row, first : first + n] = c_words[s:e]
         max_context[row, first : first + n] = best[s:e] == row
     return Windows(
-        input_ids, token_type_ids, attention_mask, p_mask, offsets, words, max_context, lengths
+        input_ids,
+        token_type_ids,
+        attention_mask,
+        p_mask,
+        offsets,
+        words,
+        max_context,
+        lengths,
+        bucket_step,
     )
 
 

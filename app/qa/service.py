@@ -26,7 +26,7 @@ from app.errors import (
     ModelLoadError,
 )
 from app.qa.decode import Answer, decode_answers
-from app.qa.features import Windows, build_windows, count_windows, seq_buckets
+from app.qa.features import Windows, bucket_step, build_windows, count_windows, seq_buckets
 from app.qa.tokenizer import AlbertTokenizer
 
 if TYPE_CHECKING:
@@ -79,7 +79,8 @@ class QaService:
         self.version = version
         self.cls_id, self.sep_id, self.pad_id = special_ids
         self.load_seconds: dict[str, float] = dict(load_seconds or {})
-        self.buckets = seq_buckets(settings.qa_max_seq_length)
+        self.bucket_step = bucket_step(model.precision)
+        self.buckets = seq_buckets(settings.qa_max_seq_length, self.bucket_step)
         self.chunk_windows = chunk_windows
         self._forward_lock = threading.Lock()
         # Last measured forward seconds per window, per bucket: the deadline estimate.
@@ -231,6 +232,7 @@ class QaService:
             max_seq_length=s.qa_max_seq_length,
             doc_stride=doc_stride,
             max_question_length=s.qa_max_question_length,
+            bucket_step=self.bucket_step,
         )
 
     def _forward(
@@ -283,7 +285,7 @@ def warm_lengths(precision: str, max_seq_length: int) -> list[int]:
     of 0.34-0.49 s at 128, and the buckets' first calls after it were 0.89-1.02x.
     INT8: every bucket. Its quantized graph's first call at a new shape costs 1.6-2.1x.
     """
-    buckets = seq_buckets(max_seq_length)
+    buckets = seq_buckets(max_seq_length, bucket_step(precision))
     return list(buckets) if precision == "int8" else [WARM_UP_TOKENS]
 
 

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.qa.features import bucket_for, build_windows, count_windows, seq_buckets, window_starts
+from app.qa.features import (
+    bucket_for,
+    bucket_step,
+    build_windows,
+    count_windows,
+    seq_buckets,
+    window_starts,
+)
 from app.qa.tokenizer import AlbertTokenizer, Encoding
 
 CLS, SEP, PAD = 2, 3, 0
@@ -26,7 +33,13 @@ def _encoding(n_tokens: int, first_id: int = 10) -> Encoding:
 
 
 def _windows(
-    n_q: int, n_c: int, *, max_seq_length: int = 384, doc_stride: int = 128, max_q: int = 64
+    n_q: int,
+    n_c: int,
+    *,
+    max_seq_length: int = 384,
+    doc_stride: int = 128,
+    max_q: int = 64,
+    step: int = 128,
 ) -> Any:
     return build_windows(
         _encoding(n_q, first_id=500),
@@ -37,6 +50,7 @@ def _windows(
         max_seq_length=max_seq_length,
         doc_stride=doc_stride,
         max_question_length=max_q,
+        bucket_step=step,
     )
 
 
@@ -50,6 +64,24 @@ def test_features_buckets_are_64_then_multiples_of_128_up_to_max() -> None:
     assert bucket_for(65, 384) == 128
     with pytest.raises(ValueError, match="max_seq_length"):
         bucket_for(385, 384)
+
+
+def test_features_fp32_buckets_are_every_32_tokens_and_int8_keeps_four() -> None:
+    assert bucket_step("fp32") == 32 and bucket_step("int8") == 128
+    assert seq_buckets(384, 32) == tuple(range(32, 385, 32))
+    assert seq_buckets(100, 32) == (32, 64, 96, 100)
+    assert bucket_for(300, 384, 32) == 320
+    assert bucket_for(300, 384) == 384
+
+
+def test_features_fp32_window_pads_to_the_next_32_and_take_keeps_the_step() -> None:
+    w = _windows(10, 280, step=32)  # 10 + 280 + 3 = 293 tokens
+    assert w.input_ids.shape == (1, 320) and w.step == 32
+    long = _windows(10, 1000, step=32)
+    last = long.take(slice(long.count - 1, long.count))
+    assert last.step == 32
+    assert last.input_ids.shape[1] == bucket_for(int(last.lengths[0]), 384, 32)
+    assert last.input_ids.shape[1] - int(last.lengths[0]) < 32
 
 
 def test_features_short_request_is_padded_to_a_small_bucket_not_384() -> None:

@@ -41,7 +41,7 @@ def test_service_load_reports_phases_name_and_buckets(service: QaService) -> Non
     assert all(v >= 0 for v in service.load_seconds.values())
     assert service.load_seconds["warmup"] > 0
     assert service.name.startswith("albert-qa") and len(service.version) == 12
-    assert service.buckets == seq_buckets(384)
+    assert service.buckets == seq_buckets(384, 32)  # fp32: every 32 tokens
 
 
 def test_service_answer_is_a_span_of_the_context(service: QaService) -> None:

@@ -10,8 +10,8 @@ record with nested records, tuples or paths parses those in its own ``from_json`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePath
 from typing import Any, Self, TypedDict, TypeVar
 
@@ -102,6 +102,10 @@ class Plan(Record):
     container_reps: int
     load: Mapping[str, int]  # requests per function
     designs: DesignsPlan | None = None  # None in a report.json from before the designs section
+    # The QA engines run in this many rounds, each engine once per round in a rotating order, and
+    # their samples are pooled: one engine after the other, a noisy minute fell on one engine
+    # only (fp32 forward 1.17x and 1.41x ORT within one hour).
+    qa_rounds: int = 1
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
@@ -261,6 +265,8 @@ class QaRun(Record):
     forward: Mapping[str, Latency]  # per bucket length (tokens)
     e2e: Mapping[str, AnswerLatency]  # per context size (words)
     spawned: float  # time.time() before the parent spawned the process
+    # The calls behind forward and e2e, in seconds: "forward/<tokens>", "e2e/<words>".
+    samples: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
@@ -268,6 +274,27 @@ class QaRun(Record):
             data,
             forward=_each(Latency.from_json, data["forward"]),
             e2e=_each(AnswerLatency.from_json, data["e2e"]),
+            samples={k: tuple(v) for k, v in data.get("samples", {}).items()},
+        )
+
+    @classmethod
+    def pooled(cls, runs: Sequence[QaRun]) -> QaRun:
+        """One engine's rounds as one run: every statistic over all rounds' calls."""
+        from bench.stats import summarize
+
+        first = runs[0]
+        samples = {k: tuple(s for r in runs for s in r.samples[k]) for k in first.samples}
+        return cls(
+            load_s=sorted(r.load_s for r in runs)[len(runs) // 2],
+            forward={k: summarize(samples[f"forward/{k}"]) for k in first.forward},
+            e2e={
+                k: AnswerLatency.of(
+                    summarize(samples[f"e2e/{k}"]), sum(r.e2e[k].answer_found for r in runs)
+                )
+                for k in first.e2e
+            },
+            spawned=first.spawned,
+            samples=samples,
         )
 
 

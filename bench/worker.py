@@ -55,6 +55,7 @@ def run_qa(spec: QaSpec, spawned: float) -> QaRun:
     load_s = time.perf_counter() - started
     forward: dict[str, Latency] = {}
     e2e: dict[str, AnswerLatency] = {}
+    samples: dict[str, tuple[float, ...]] = {}
     rng = np.random.default_rng(0)
     for seq in spec.buckets:
         ids = rng.integers(5, 1000, size=(1, seq)).astype(np.int32)
@@ -65,6 +66,7 @@ def run_qa(spec: QaSpec, spawned: float) -> QaRun:
             engine.forward(ids)
             times.append(time.perf_counter() - t0)
         forward[str(seq)] = summarize(times)
+        samples[f"forward/{seq}"] = tuple(times)
     for words, reps in spec.sizes:
         pairs = pairs_for(words, reps)
         engine.answer(pairs[0].question, pairs[0].context)
@@ -75,7 +77,8 @@ def run_qa(spec: QaSpec, spawned: float) -> QaRun:
             times.append(time.perf_counter() - t0)
             found += int(pair.answer in text)
         e2e[str(words)] = AnswerLatency.of(summarize(times), answer_found=found)
-    return QaRun(load_s=load_s, forward=forward, e2e=e2e, spawned=spawned)
+        samples[f"e2e/{words}"] = tuple(times)
+    return QaRun(load_s=load_s, forward=forward, e2e=e2e, spawned=spawned, samples=samples)
 
 
 def run_cold(spec: ColdSpec, spawned: float) -> ColdRun:

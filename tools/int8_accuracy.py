@@ -39,6 +39,9 @@ MIN_AGREEMENT = 97.0
 GLUONNLP_BERT_BASE_SQUAD11_F1 = {"fp32": 88.58, "int8": 88.10}
 #: Below this fp32 exact match the report says the model has not learned enough to judge INT8.
 MIN_USEFUL_EM = 50.0
+#: fp32 answers whose score (p_start * p_end, app/qa/decode.py) reaches this are "confident": the
+#: report gives INT8's agreement on them apart, since near-ties flip under any small perturbation.
+CONFIDENT_SCORE = 0.1
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Prediction:
     text: str
     start: int
     length: int
+    score: float = 0.0
 
 
 def cpu_name() -> str:
@@ -102,7 +106,7 @@ def run_service(service: Any, examples: Sequence[QaExample]) -> tuple[list[Predi
     out = []
     for e in examples:
         answer = service.answer(e.question, e.context)[0]
-        out.append(Prediction(answer.text, answer.start, answer.length))
+        out.append(Prediction(answer.text, answer.start, answer.length, answer.score))
     return out, time.perf_counter() - began
 
 
@@ -213,6 +217,11 @@ def evaluate(work: Path, *, threads: int, limit: int | None) -> dict[str, Any]:
     # answers fp32 gets right says how INT8 treats the answers that count.
     right = [i for i, e in enumerate(examples) if exact_match(texts["fp32"][i], e.answer_text)]
     agree_right = agreement([spans["fp32"][i] for i in right], [spans["int8"][i] for i in right])
+    sure = [i for i, x in enumerate(predictions["fp32"]) if x.score >= CONFIDENT_SCORE]
+    agree_sure = agreement([spans["fp32"][i] for i in sure], [spans["int8"][i] for i in sure])
+    em_sure = mean_percent(
+        [float(exact_match(texts["fp32"][i], examples[i].answer_text)) for i in sure]
+    )
     info = json.loads((work / TRAIN_INFO).read_text(encoding="utf-8"))
     quantize_json = model_dir / "int8" / "quantize.json"
     import mxnet
@@ -243,6 +252,12 @@ def evaluate(work: Path, *, threads: int, limit: int | None) -> dict[str, Any]:
         "int8_em_loss": em_loss,
         "answer_agreement": agree,
         "answer_agreement_where_fp32_right": {"n": len(right), "percent": agree_right},
+        "answer_agreement_where_fp32_confident": {
+            "min_score": CONFIDENT_SCORE,
+            "n": len(sure),
+            "percent": agree_sure,
+            "fp32_exact_match": em_sure,
+        },
         # The pipeline keeps a leading space the service trims (app/qa/decode.py).
         "torch_vs_fp32_text_agreement": mean_percent(
             [float(a.strip() == b.strip()) for a, b in zip(torch_texts, texts["fp32"], strict=True)]
@@ -299,6 +314,32 @@ def _vnni_note(flags: Sequence[str]) -> str:
 def _row(name: str, s: dict[str, Any]) -> str:
     cells = [f"{s[p]['exact_match']:.2f} / {s[p]['f1']:.2f}" for p in ("torch", "fp32", "int8")]
     return f"| {name} ({s['fp32']['n']}) | " + " | ".join(cells) + " |"
+
+
+def _activation(t: dict[str, Any]) -> str:
+    """The training activation; train.json files from before session 7 lack it, but every such
+    file with ``sinusoidal_positions`` came from the commit that also brought the fused GELU."""
+    act = t.get("training_activation") or (
+        "gelu_pytorch_tanh" if t["options"].get("sinusoidal_positions") else None
+    )
+    saved = t["architecture"].get("hidden_act", "gelu_new")
+    if act == "gelu_pytorch_tanh":
+        return (
+            f"The tanh-GELU ran as torch's fused kernel (the same function, saved as `{saved}`). "
+        )
+    return f"Activation `{act or saved}`. "
+
+
+def _confidence_note(r: dict[str, Any]) -> str:
+    sure = r.get("answer_agreement_where_fp32_confident")
+    if not sure or not sure["n"]:
+        return ""
+    rest = r["heldout_questions"] - sure["n"]
+    return (
+        f" Where fp32's answer scores at least {sure['min_score']} ({sure['n']} questions), INT8 "
+        f"agrees on {sure['percent']:.2f}%; the disagreements sit in the other {rest}, the answers "
+        "fp32 itself barely prefers over the next span."
+    )
 
 
 def render(r: dict[str, Any]) -> str:
@@ -364,6 +405,15 @@ def render(r: dict[str, Any]) -> str:
             if (right := r.get("answer_agreement_where_fp32_right"))
             else []
         ),
+        *(
+            [
+                f"| answer agreement where fp32's answer scores >= {sure['min_score']} "
+                f"(p_start x p_end; {sure['n']} questions, fp32 EM {sure['fp32_exact_match']:.1f}) | "
+                f"{sure['percent']:.2f}% |"
+            ]
+            if (sure := r.get("answer_agreement_where_fp32_confident"))
+            else []
+        ),
         f"| start logit cosine, all real tokens ({lg['windows']} windows) | {lg['start_cosine']:.5f} |",
         f"| end logit cosine, all real tokens | {lg['end_cosine']:.5f} |",
         f"| per-window cosine, start: mean / p5 / min | {lg['start_cosine_per_window']['mean']:.5f} / "
@@ -377,7 +427,8 @@ def render(r: dict[str, Any]) -> str:
         "**Decision rule** (issue 14): INT8 becomes the default if it loses at most "
         f"{r['decision']['max_em_loss']:g} EM point and agrees with fp32 on at least "
         f"{r['decision']['min_agreement']:g}% of answers. On this model INT8 {verdict} the rule "
-        f"({d_em:+.2f} EM, {r['answer_agreement']:.2f}% agreement): {consequence}.",
+        f"({d_em:+.2f} EM, {r['answer_agreement']:.2f}% agreement): {consequence}."
+        + _confidence_note(r),
         "",
         "For scale, GluonNLP's published post-training INT8 result for BERT-base on SQuAD 1.1 (its "
         f"model zoo / quantization docs, MXNet + oneDNN) is F1 {g['fp32']:.2f} fp32 vs "
@@ -401,11 +452,11 @@ def render(r: dict[str, Any]) -> str:
         f"({100 * t['options']['warmup_fraction']:g}%) and decay over the time budget, gradient "
         f"norm clipped at 1; final loss {t['final_loss']:.3f}. "
         + (
-            "Position embeddings started from sinusoids; the tanh-GELU ran as torch's fused "
-            "kernel (the same function, saved as `gelu_new`). "
+            "Position embeddings started from sinusoids. "
             if t["options"].get("sinusoidal_positions")
             else ""
         )
+        + _activation(t)
         + f"torch {t['torch']}.",
         f"- Quantization: `python -m tools.quantize` defaults ({', '.join(f'{k} {v}' for k, v in q.items() if k != 'mxnet')}),"
         " calibrated on the quantizer's own built-in prose, not on this corpus.",

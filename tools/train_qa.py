@@ -52,6 +52,10 @@ ARCHITECTURE: dict[str, Any] = {
     "layer_norm_eps": 1e-12,
 }
 
+#: The activation training runs: torch's fused tanh-GELU, the same function as gelu_new (within
+#: 2.4e-7). The checkpoint is saved with gelu_new; train.json records this one.
+TRAINING_ACT = "gelu_pytorch_tanh"
+
 
 @dataclass(frozen=True)
 class TrainOptions:
@@ -303,7 +307,7 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
     # Train with torch's fused tanh-GELU: the same function as gelu_new (within 2.4e-7) in one
     # kernel instead of five elementwise ones (gelu_new's were ~30% of a step's time here). The
     # saved config says gelu_new, the activation the converter and the INT8 path must handle.
-    config.hidden_act = "gelu_pytorch_tanh"
+    config.hidden_act = TRAINING_ACT
     model = AlbertForQuestionAnswering(config)
     if options.sinusoidal_positions:
         with torch.no_grad():
@@ -387,6 +391,7 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
     info: dict[str, Any] = {
         "architecture": {"vocab_size": vocab_size, **options.architecture()},
         "options": asdict(options),
+        "training_activation": TRAINING_ACT,
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.perf_counter() - began, 1),
         "steps": step,

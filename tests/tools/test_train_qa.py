@@ -49,6 +49,7 @@ def test_a_short_run_writes_a_checkpoint_the_converter_accepts(tmp_path: Path) -
     assert config["vocab_size"] == TrainOptions.vocab_size
     info = json.loads((out / "train.json").read_text())
     assert info["steps"] >= 1 and info["heldout_questions"] == 3
+    assert info["training_activation"] == "gelu_pytorch_tanh"
     assert 0.0 <= info["torch_heldout"]["exact_match"] <= 100.0
     assert info["loss_curve"] == [] or info["loss_curve"][0]["loss"] > 0
     # A second call reuses the checkpoint instead of training again.

@@ -648,10 +648,31 @@ def targets(r: BenchResults) -> list[str]:
     overhead = ner_overhead(r.ner)
     spread = r.ner.overhead if isinstance(r.ner, NerRun) else None
     rows: list[tuple[str, str, bool | None]] = []
+    # Without AVX-512 the cap is a no-op, and the fp32 run is the capped one (bench.run.qa_engines).
+    fp32_avx2 = "project-fp32-avx2" if "project-fp32-avx2" in r.qa else None
+    if fp32_avx2 is None and "avx512f" not in r.machine.isa:
+        fp32_avx2 = "project-fp32"
+    capped = "with oneDNN capped at AVX2 (DNNL_MAX_CPU_ISA=AVX2)"
     for engine, label, bound in (
         ("project-fp32", "default precision (fp32)", 0.5),
+        *(
+            [
+                (
+                    fp32_avx2,
+                    f"default precision (fp32) {capped}"
+                    + (
+                        "; this CPU has no AVX-512, so that is the fp32 run"
+                        if fp32_avx2 == "project-fp32"
+                        else ""
+                    ),
+                    0.8,
+                )
+            ]
+            if fp32_avx2
+            else []
+        ),
         ("project-int8", "INT8 (opt-in)", 0.5),
-        ("project-int8-avx2", "INT8 with oneDNN capped at AVX2 (DNNL_MAX_CPU_ISA=AVX2)", 0.8),
+        ("project-int8-avx2", f"INT8 {capped}", 0.8),
     ):
         rows.append(
             (

@@ -49,3 +49,11 @@ def test_bench_full_plan_splits_its_repetitions_over_three_rounds() -> None:
     assert FULL.qa_rounds == 3
     assert _per_round(FULL.forward_reps, 3) * 3 == FULL.forward_reps
     assert [_per_round(reps, 3) for _, reps in FULL.sizes] == [3, 3, 2, 1, 1]
+
+
+def test_bench_measures_fp32_capped_at_avx2_only_where_the_cap_changes_something() -> None:
+    from bench.run import QA_ENGINES, qa_engines
+
+    assert qa_engines(["avx", "avx2", "fma"]) == QA_ENGINES
+    capped = qa_engines(["avx2", "avx512f", "avx512_vnni"])
+    assert capped["project-fp32-avx2"] == ("project-fp32", {"DNNL_MAX_CPU_ISA": "AVX2"})

@@ -10,7 +10,7 @@ record with nested records, tuples or paths parses those in its own ``from_json`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePath
 from typing import Any, Self, TypedDict, TypeVar
@@ -275,26 +275,6 @@ class QaRun(Record):
             forward=_each(Latency.from_json, data["forward"]),
             e2e=_each(AnswerLatency.from_json, data["e2e"]),
             samples={k: tuple(v) for k, v in data.get("samples", {}).items()},
-        )
-
-    @classmethod
-    def pooled(cls, runs: Sequence[QaRun]) -> QaRun:
-        """One engine's rounds as one run: every statistic over all rounds' calls."""
-        from bench.stats import summarize
-
-        first = runs[0]
-        samples = {k: tuple(s for r in runs for s in r.samples[k]) for k in first.samples}
-        return cls(
-            load_s=sorted(r.load_s for r in runs)[len(runs) // 2],
-            forward={k: summarize(samples[f"forward/{k}"]) for k in first.forward},
-            e2e={
-                k: AnswerLatency.of(
-                    summarize(samples[f"e2e/{k}"]), sum(r.e2e[k].answer_found for r in runs)
-                )
-                for k in first.e2e
-            },
-            spawned=first.spawned,
-            samples=samples,
         )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bench import checkpoint, containers, cost, designs, load, machine, report
+from bench import checkpoint, containers, cost, designs, load, machine, report, stats
 from bench.checkpoint import ROOT, prepare
 from bench.records import (
     BenchResults,
@@ -200,7 +200,7 @@ def run_qa(
                 failed[name] = got
             else:
                 runs[name].append(got)
-    return {name: failed[name] if name in failed else QaRun.pooled(runs[name]) for name in names}
+    return {name: failed[name] if name in failed else stats.pooled(runs[name]) for name in names}
 
 
 def cold_start(runs: Sequence[ColdRun | Failed]) -> ColdStart:

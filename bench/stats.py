@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bench.records import Latency
+from bench.records import AnswerLatency, Latency, QaRun
 
 
 def summarize(seconds: Sequence[float]) -> Latency:
@@ -18,4 +18,22 @@ def summarize(seconds: Sequence[float]) -> Latency:
         mean_ms=float(ms.mean()),
         min_ms=float(ms.min()),
         n=int(ms.size),
+    )
+
+
+def pooled(runs: Sequence[QaRun]) -> QaRun:
+    """One QA engine's rounds as one run: every statistic over all rounds' calls."""
+    first = runs[0]
+    samples = {k: tuple(s for r in runs for s in r.samples[k]) for k in first.samples}
+    return QaRun(
+        load_s=sorted(r.load_s for r in runs)[len(runs) // 2],
+        forward={k: summarize(samples[f"forward/{k}"]) for k in first.forward},
+        e2e={
+            k: AnswerLatency.of(
+                summarize(samples[f"e2e/{k}"]), sum(r.e2e[k].answer_found for r in runs)
+            )
+            for k in first.e2e
+        },
+        spawned=first.spawned,
+        samples=samples,
     )

@@ -8,7 +8,7 @@ import numpy as np
 
 from bench.records import AnswerLatency, Latency, QaRun
 from bench.run import FULL, _per_round
-from bench.stats import summarize
+from bench.stats import pooled, summarize
 
 
 def _run(forward_s: list[float], e2e_s: list[float], found: int, load_s: float) -> QaRun:
@@ -27,15 +27,15 @@ def test_bench_rounds_pool_every_call_not_the_rounds_medians() -> None:
         _run([0.30, 0.31, 0.32], [0.50, 0.90], 0, 1.0),
         _run([0.13, 0.14, 0.15], [0.42, 0.43], 2, 3.0),
     ]
-    pooled = QaRun.pooled(rounds)
+    run = pooled(rounds)
     calls = [0.10, 0.11, 0.12, 0.30, 0.31, 0.32, 0.13, 0.14, 0.15]
-    assert pooled.forward["128"] == summarize(calls)
-    assert pooled.forward["128"].p50_ms == np.median(calls) * 1000  # 140 ms, not the median p50
-    assert pooled.e2e["150"].n == 6 and pooled.e2e["150"].answer_found == 3
-    assert pooled.load_s == 2.0  # the median round's
+    assert run.forward["128"] == summarize(calls)
+    assert run.forward["128"].p50_ms == np.median(calls) * 1000  # 140 ms, not the median p50
+    assert run.e2e["150"].n == 6 and run.e2e["150"].answer_found == 3
+    assert run.load_s == 2.0  # the median round's
     # The pooled run survives report.json.
-    again = QaRun.from_json(json.loads(json.dumps(pooled.to_json())))
-    assert again == pooled
+    again = QaRun.from_json(json.loads(json.dumps(run.to_json())))
+    assert again == run
     assert isinstance(again.forward["128"], Latency)
 
 

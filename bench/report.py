@@ -648,32 +648,18 @@ def targets(r: BenchResults) -> list[str]:
     overhead = ner_overhead(r.ner)
     spread = r.ner.overhead if isinstance(r.ner, NerRun) else None
     rows: list[tuple[str, str, bool | None]] = []
-    # Without AVX-512 the cap is a no-op, and the fp32 run is the capped one (bench.run.qa_engines).
-    fp32_avx2 = "project-fp32-avx2" if "project-fp32-avx2" in r.qa else None
-    if fp32_avx2 is None and "avx512f" not in r.machine.isa:
-        fp32_avx2 = "project-fp32"
     capped = "with oneDNN capped at AVX2 (DNNL_MAX_CPU_ISA=AVX2)"
-    for engine, label, bound in (
-        ("project-fp32", "default precision (fp32)", 0.5),
-        *(
-            [
-                (
-                    fp32_avx2,
-                    f"default precision (fp32) {capped}"
-                    + (
-                        "; this CPU has no AVX-512, so that is the fp32 run"
-                        if fp32_avx2 == "project-fp32"
-                        else ""
-                    ),
-                    0.8,
-                )
-            ]
-            if fp32_avx2
-            else []
-        ),
+    e2e_targets = [("project-fp32", "default precision (fp32)", 0.5)]
+    if "project-fp32-avx2" in r.qa:
+        e2e_targets.append(("project-fp32-avx2", f"default precision (fp32) {capped}", 0.8))
+    elif "avx512f" not in r.machine.isa:  # the cap is a no-op: the fp32 run is the capped one
+        no_op = "; this CPU has no AVX-512, so that is the fp32 run"
+        e2e_targets.append(("project-fp32", f"default precision (fp32) {capped}{no_op}", 0.8))
+    e2e_targets += [
         ("project-int8", "INT8 (opt-in)", 0.5),
         ("project-int8-avx2", f"INT8 {capped}", 0.8),
-    ):
+    ]
+    for engine, label, bound in e2e_targets:
         rows.append(
             (
                 f"QA e2e p50 (~150 words: {_tokens_phrase(r, TARGET_WORDS)}), {label}, "

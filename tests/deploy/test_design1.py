@@ -111,6 +111,18 @@ def test_design1_first_pass_creates_only_the_three_repositories() -> None:
     assert front["EmptyOnDelete"] is True
 
 
+def test_design1_front_repository_has_the_same_pull_policy_as_the_model_images() -> None:
+    """Another account running Design 1 from these images pulls the front image too."""
+    repositories = resolve({**DESIGN1, "PullAccountIds": "111122223333,444455556666"})["Resources"]
+    policy = repositories["FrontRepository"]["Properties"]["RepositoryPolicyText"]
+    assert policy == repositories["NerRepository"]["Properties"]["RepositoryPolicyText"]
+    assert policy["Statement"][0]["Principal"] == {
+        "AWS": ["arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"]
+    }
+    unlisted = resolve(DESIGN1)["Resources"]["FrontRepository"]["Properties"]
+    assert "RepositoryPolicyText" not in unlisted
+
+
 @pytest.mark.parametrize(
     "tags",
     [

@@ -5,7 +5,8 @@ blocks can move it by several points. It is measured in ``rounds``: in each roun
 text path runs once per iteration, interleaved (the order rotates from round to round), and the
 round's overhead is the ratio of its p50s. The figure is the median over rounds, with every
 round's value beside it. Process CPU time is taken too: it leaves out the time other jobs hold
-the cores, so its overhead is the steadier check on a busy machine.
+the cores, so its overhead is the steadier check on a busy machine. Each round also reads the
+CPU steal (bench.machine.StealMeter) beside its figures.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.machine import StealMeter
 from bench.records import Latency, NerOverhead, NerRound, NerRun, NerSpec, Throughput
 from bench.stats import summarize
 
@@ -58,6 +60,7 @@ def _single_rounds(
         order = names[index % len(names) :] + names[: index % len(names)]
         w: dict[str, list[float]] = {name: [] for name in names}
         cpu: dict[str, list[float]] = {name: [] for name in names}
+        meter = StealMeter()
         for _ in range(reps):
             for name in order:
                 c0, t0 = time.process_time(), time.perf_counter()
@@ -76,6 +79,7 @@ def _single_rounds(
                 cpu_bare_ner_only_ms=cpu50["bare_ner_only"],
                 cpu_handler_ms=cpu50["handler"],
                 cpu_overhead=cpu50["handler"] / cpu50["bare_ner_only"] - 1,
+                steal=meter.share(),
             )
         )
     overheads = [r.overhead for r in per_round]

@@ -144,6 +144,10 @@ class Machine(Record):
     load_avg_start: tuple[float, ...]
     versions: Mapping[str, str | None]
     load_avg_end: tuple[float, ...] | None = None  # set when the run ends
+    # CPU steal over the whole run: the share of the time the vCPUs ran or wanted to that the
+    # hypervisor gave to other guests (bench.machine); None when not read (old reports, or a
+    # kernel without steal).
+    steal: float | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
@@ -267,6 +271,8 @@ class QaRun(Record):
     spawned: float  # time.time() before the parent spawned the process
     # The calls behind forward and e2e, in seconds: "forward/<tokens>", "e2e/<words>".
     samples: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    # CPU steal while the process ran, one value per round (None: not readable).
+    steal: tuple[float | None, ...] = ()
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
@@ -275,6 +281,7 @@ class QaRun(Record):
             forward=_each(Latency.from_json, data["forward"]),
             e2e=_each(AnswerLatency.from_json, data["e2e"]),
             samples={k: tuple(v) for k, v in data.get("samples", {}).items()},
+            steal=tuple(data.get("steal", ())),
         )
 
 
@@ -322,6 +329,7 @@ class NerRound(Record):
     cpu_bare_ner_only_ms: float
     cpu_handler_ms: float
     cpu_overhead: float
+    steal: float | None = None  # CPU steal during the round (bench.machine)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from bench.cost import break_even
+from bench.machine import STEAL_NOTABLE
 from bench.records import (
     BenchResults,
     ColdStart,
@@ -119,6 +120,29 @@ def qa_tables(r: BenchResults) -> list[str]:
             continue
         forward = (_fmt(_p50(r, e, "forward", b)) for b in buckets)
         lines.append(f"| {e} | " + " | ".join(forward) + " |")
+    return lines + _qa_steal_lines(r)
+
+
+def _pct(share: float | None) -> str:
+    return "–" if share is None else f"{share:.1%}"
+
+
+def _qa_steal_lines(r: BenchResults) -> list[str]:
+    """CPU steal while each QA engine ran, per round, and which rounds to read with care."""
+    read = {e: run.steal for e, run in r.qa.items() if isinstance(run, QaRun) and run.steal}
+    if not read:
+        return []
+    per_engine = "; ".join(f"{e} {' / '.join(_pct(x) for x in v)}" for e, v in read.items())
+    lines = ["", f"CPU steal while each QA engine ran, per round: {per_engine}."]
+    notable = sorted(
+        {e for e, v in read.items() if any(x is not None and x >= STEAL_NOTABLE for x in v)}
+    )
+    if notable:
+        lines.append(
+            f"At or above {STEAL_NOTABLE:.0%} in a round of {', '.join(notable)}: the host gave "
+            "part of this VM's cores to other guests then, so those figures are slower for a "
+            "reason outside the code."
+        )
     return lines
 
 
@@ -259,7 +283,10 @@ def _overhead_lines(n: NerRun) -> list[str]:
             f"({s['handler'].p50_ms - s['bare_ner_only'].p50_ms:.2f} ms); vs the full "
             f"pipeline: {vs_full:.1f}%."
         ]
-    rounds = ", ".join(f"{x.overhead:.1%}" for x in o.per_round)
+    rounds = ", ".join(
+        f"{x.overhead:.1%}" + ("" if x.steal is None else f" (steal {x.steal:.1%})")
+        for x in o.per_round
+    )
     cpu = ", ".join(f"{x.cpu_overhead:.1%}" for x in o.per_round)
     return [
         f"Handler overhead vs bare ner-only spaCy: **{o.median:.1%}** ({o.median_ms:.2f} ms), "
@@ -817,7 +844,9 @@ def write(r: BenchResults, out: Path) -> None:
         + "; compare ratios within this report only (the machine is shared and noisy).",
         "",
         f"- Machine: {m.cpu}, {m.cores} cores, ISA {' '.join(m.isa)}; Python {m.python}; "
-        f"load average at start {m.load_avg_start[0]:.2f}, at end {end}.",
+        f"load average at start {m.load_avg_start[0]:.2f}, at end {end}"
+        + ("" if m.steal is None else f"; CPU steal over the run {m.steal:.1%}")
+        + ".",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in m.versions.items() if v) + ".",
         "- Model: random ALBERT-base-sized QA checkpoint (E=128, H=768, 12 heads, 12 shared layers, vocab 30000) "
         "from `tools.checkpoints`; the same weights for every engine (ONNX via torch.onnx). Settings as the "

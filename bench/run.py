@@ -195,11 +195,12 @@ def run_qa(
             engine, env, python = engines[name]
             print(f"==> QA round {r + 1}/{rounds}: {name}", flush=True)
             spec = dataclasses.replace(spec_round, engine=engine)
+            meter = machine.StealMeter()
             got = worker("qa", spec, QaRun.from_json, env, log, python=python)
             if isinstance(got, Failed):
                 failed[name] = got
             else:
-                runs[name].append(got)
+                runs[name].append(dataclasses.replace(got, steal=(meter.share(),)))
     return {name: failed[name] if name in failed else stats.pooled(runs[name]) for name in names}
 
 
@@ -310,6 +311,7 @@ def main() -> int:
     if mkl_python and not Path(mkl_python).exists():
         mkl_python = None
     at_start = machine.machine()
+    whole_run = machine.StealMeter()
     qa = run_qa(plan, paths, log, mkl_python, at_start.isa)
     if not args.mkl_python:
         qa[MKL_ENGINE] = Failed(
@@ -333,7 +335,9 @@ def main() -> int:
     results = BenchResults(
         mode=name,
         plan=plan,
-        machine=dataclasses.replace(at_start, load_avg_end=os.getloadavg()),
+        machine=dataclasses.replace(
+            at_start, load_avg_end=os.getloadavg(), steal=whole_run.share()
+        ),
         threads=int(THREADS),
         qa=qa,
         cold=cold,

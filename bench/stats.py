@@ -36,4 +36,5 @@ def pooled(runs: Sequence[QaRun]) -> QaRun:
         },
         spawned=first.spawned,
         samples=samples,
+        steal=tuple(s for r in runs for s in r.steal),
     )

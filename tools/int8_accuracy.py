@@ -215,10 +215,14 @@ def evaluate(work: Path, *, threads: int, limit: int | None) -> dict[str, Any]:
     agree = agreement(spans["fp32"], spans["int8"])
     # On a model that is often wrong, low-margin (wrong) answers flip most easily: agreement on the
     # answers fp32 gets right says how INT8 treats the answers that count.
+
+    def agreement_on(indices: Sequence[int]) -> float:
+        return agreement([spans["fp32"][i] for i in indices], [spans["int8"][i] for i in indices])
+
     right = [i for i, e in enumerate(examples) if exact_match(texts["fp32"][i], e.answer_text)]
-    agree_right = agreement([spans["fp32"][i] for i in right], [spans["int8"][i] for i in right])
+    agree_right = agreement_on(right)
     sure = [i for i, x in enumerate(predictions["fp32"]) if x.score >= CONFIDENT_SCORE]
-    agree_sure = agreement([spans["fp32"][i] for i in sure], [spans["int8"][i] for i in sure])
+    agree_sure = agreement_on(sure)
     em_sure = mean_percent(
         [float(exact_match(texts["fp32"][i], examples[i].answer_text)) for i in sure]
     )
@@ -354,9 +358,12 @@ def render(r: dict[str, Any]) -> str:
         if qualifies
         else "fp32 stays the default precision"
     )
+    confidence, warning_tail = _confidence_note(r), ""
     if s["fp32"]["all"]["exact_match"] < MIN_USEFUL_EM:
         verdict = f"formally {verdict} (meaningless here: see the warning above)"
         consequence = "no conclusion can be drawn"
+        # What the confident subset shows belongs with the warning, not after the verdict.
+        warning_tail, confidence = confidence, ""
     d_em = s["int8"]["all"]["exact_match"] - s["fp32"]["all"]["exact_match"]
     d_f1 = s["int8"]["all"]["f1"] - s["fp32"]["all"]["f1"]
     g = GLUONNLP_BERT_BASE_SQUAD11_F1
@@ -380,7 +387,8 @@ def render(r: dict[str, Any]) -> str:
                 f"> **The model has not learned the task well enough** (fp32 held-out EM "
                 f"{s['fp32']['all']['exact_match']:.2f} < {MIN_USEFUL_EM:g}): most of its answers "
                 "are wrong, so the EM and agreement figures below cannot decide the INT8 question. "
-                "Train longer (`make accuracy ACCURACY_RETRAIN=1 ACCURACY_MINUTES=...`).",
+                "Train longer (`make accuracy ACCURACY_RETRAIN=1 ACCURACY_MINUTES=...`)."
+                + warning_tail,
                 "",
             ]
             if s["fp32"]["all"]["exact_match"] < MIN_USEFUL_EM
@@ -427,8 +435,7 @@ def render(r: dict[str, Any]) -> str:
         "**Decision rule** (issue 14): INT8 becomes the default if it loses at most "
         f"{r['decision']['max_em_loss']:g} EM point and agrees with fp32 on at least "
         f"{r['decision']['min_agreement']:g}% of answers. On this model INT8 {verdict} the rule "
-        f"({d_em:+.2f} EM, {r['answer_agreement']:.2f}% agreement): {consequence}."
-        + _confidence_note(r),
+        f"({d_em:+.2f} EM, {r['answer_agreement']:.2f}% agreement): {consequence}." + confidence,
         "",
         "For scale, GluonNLP's published post-training INT8 result for BERT-base on SQuAD 1.1 (its "
         f"model zoo / quantization docs, MXNet + oneDNN) is F1 {g['fp32']:.2f} fp32 vs "

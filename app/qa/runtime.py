@@ -15,11 +15,15 @@ from types import ModuleType
 
 import numpy as np
 
-from app.cpus import cpu_quota_threads
+from app.cpus import cpu_quota_threads, whole_cpus
 from app.errors import error_summary
 from app.qa import lazy_ops
 
 log = logging.getLogger(__name__)
+
+#: libgomp spins about 100 times per microsecond: ~1 ms, and ~10 us (configure_threads).
+SPIN_WHOLE_CPUS = "100000"
+SPIN_SHARED = "1000"
 
 
 def configure_threads(num_threads: int | None) -> int:
@@ -34,15 +38,22 @@ def configure_threads(num_threads: int | None) -> int:
             )
         return current or wanted
     os.environ["OMP_NUM_THREADS"] = str(wanted)
-    # Spinning OpenMP workers collapse when the CPUs are shared or capped (a 1.7-CPU quota, another
-    # busy process): measured 1.5-9x slower than PASSIVE. Sleeping at once is slow too: oneDNN's
-    # GEMM meets its threads at barriers microseconds apart, and each wake-up costs more than
-    # the wait. So PASSIVE with a short spin (GOMP_SPINCOUNT=1000, about 10 us in libgomp):
-    # 15-25% faster than plain PASSIVE at 128 tokens, quiet or under a quota, and no slower
-    # beside a busy process (docs/performance.md). An explicit OMP_WAIT_POLICY wins.
+    # How long an idle OpenMP worker spins before it sleeps, unless the environment says
+    # (an explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT wins). oneDNN's GEMM meets its threads at
+    # barriers microseconds apart, and mxnet's ops follow each other tens of microseconds apart:
+    # a worker that sleeps at every gap is woken again at once, and on a VM each wake-up of a
+    # halted vCPU waits for the host. So when every thread has a whole CPU (no quota below the
+    # thread count: a 3538 MB Lambda function, a SageMaker instance), the workers spin ~1 ms
+    # (SPIN_WHOLE_CPUS), as ONNX Runtime's and torch's pools do by default: fp32 forward 188 /
+    # 596 ms against 316 / 721 ms at 128 / 384 tokens under a 2-CPU quota. Under a fractional
+    # quota (3008 MB: 1.7 CPUs), where spinning burns quota the working thread needs, the long
+    # spin gained nothing, so it stays short there (SPIN_SHARED, ~10 us). Long spins collapse
+    # beside another busy process on the same CPUs (2-5x slower), which a Lambda environment
+    # never has; set GOMP_SPINCOUNT=1000 where it does. docs/performance.md, "OpenMP spin".
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-        os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+        spin = SPIN_WHOLE_CPUS if whole_cpus(wanted) else SPIN_SHARED
+        os.environ.setdefault("GOMP_SPINCOUNT", spin)
     return wanted
 
 

@@ -5,10 +5,15 @@ attempt runs in a fresh interpreter, so "first" really is the process's first re
 five attempts is taken so that a noisy neighbour on a shared machine cannot fail the test, while
 one-time work in the request path (it shows up in every attempt) still does.
 
-The QA request is one the init's own warm-up shape covers (the 64-token bucket). On the tiny test
-model a forward takes ~8 ms, and the first forward at a shape init did not run costs a fixed few
-ms more (1.2-1.55x); on the ALBERT-base-sized model that first call is 0.85-1.11x a steady one, and
-`make bench` checks it at every bucket (docs/performance.md).
+The QA request lands on the shape of the init's request-path warm-up (the 32-token bucket). On the
+tiny test model a forward takes 3-10 ms, and the first forward at a shape init did not run costs a
+fixed few ms more (1.2-1.55x); on the ALBERT-base-sized model that first call is 0.85-1.23x a
+steady one, and `make bench` checks it at every bucket (docs/performance.md).
+
+The QA probe keeps the short OpenMP spin (``GOMP_SPINCOUNT=1000``). With the ~1 ms spin the
+service uses on whole CPUs, the tiny model's 3-10 ms forwards turn bimodal on this VM (2.5 ms or
+20-50 ms, in any order, first request or not), so the ratio would measure that, not one-time work
+in the request path, which is what this test is about.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ def test_init_ner_first_request_is_warm() -> None:
 def test_init_qa_first_request_is_warm(qa_model_dir: Path) -> None:
     ratio = first_request_ratio(
         "qa_function_url.json",
-        {"SERVICES": "qa", "QA_MODEL_DIR": str(qa_model_dir)},
+        {"SERVICES": "qa", "QA_MODEL_DIR": str(qa_model_dir), "GOMP_SPINCOUNT": "1000"},
         body=json.dumps({"question": "Where was Ada born?", "context": "Ada was born in London."}),
     )
     assert ratio <= 1.5, f"first QA request took {ratio:.2f}x the median of the following ones"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +126,25 @@ def test_qa_too_many_windows_is_413(qa_client: Any, qa_main: Any) -> None:
     assert "window" in message.lower()
 
 
-def test_qa_respects_the_lambda_deadline(qa_main: Any) -> None:
-    """With less time left than the safety margin, the function answers 504 instead of being killed."""
+def test_qa_respects_the_lambda_deadline(qa_main: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With too little time left beyond the safety margin, the function stops between windows and
+    answers 504 instead of being killed.
+
+    The budget is 50 ms past the margin for a context of 11 windows. The tiny test model's forward
+    takes 2-10 ms, so 11 of them can fit in 50 ms on a quick run; each forward is held to at least
+    30 ms here (the real model still computes it), as a larger model's would be, so the work cannot
+    fit and the outcome does not depend on the machine's speed.
+    """
+    model = qa_main.services.models["qa"].model
+    forward = model.forward
+
+    def slow_forward(*args: Any) -> Any:
+        began = time.perf_counter()
+        out = forward(*args)
+        time.sleep(max(0.0, 0.030 - (time.perf_counter() - began)))
+        return out
+
+    monkeypatch.setattr(model, "forward", slow_forward)
     event = load_event("qa_function_url.json")
     event["body"] = json.dumps({"question": "Who?", "context": " ".join([CONTEXT] * 30)})
     context = LambdaContext(timeout_ms=qa_main.settings.qa_deadline_margin_ms + 50)
@@ -133,6 +152,8 @@ def test_qa_respects_the_lambda_deadline(qa_main: Any) -> None:
     assert result["statusCode"] == 504, result
     body = json.loads(result["body"])
     assert body["error"]["code"] == "deadline_exceeded"
+    stopped = re.search(r"stopped after (\d+) of (\d+) windows", body["error"]["message"])
+    assert stopped and int(stopped[1]) < int(stopped[2]) == 11, body
 
 
 def test_qa_model_missing_is_503_naming_make_models(main_module: Any, tmp_path: Path) -> None:

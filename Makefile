@@ -18,12 +18,17 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}' \
 	  | sed -e 's|$$(PORT)|$(PORT)|g' -e 's|$$(QA_CHECKPOINT)|$(QA_CHECKPOINT)|g' -e 's|$$(MODELS_DIR)|$(MODELS_DIR)|g'
 
-$(VENV)/.installed: requirements/dev.txt requirements/gluonnlp.txt pyproject.toml
+# Installs take exactly the lock: --require-hashes --no-deps (pip never resolves on its own, so a
+# new upstream release cannot change or break what is installed; pip < 23.3 mis-resolved pinned
+# requirements with extras, pypa/pip#12095), then `pip check` fails at once on an incomplete lock.
+# The stamp is written last: a venv without it is half-installed and is made again from nothing.
+$(VENV)/.installed: requirements/dev.txt requirements/gluonnlp.txt
 	@echo "==> creating $(VENV) with $(PYTHON) and installing the hash-locked dev environment"
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) --require-hashes -r requirements/dev.txt
+	$(PYTHON) -m venv --clear $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --require-hashes --no-deps -r requirements/dev.txt
 	@# gluonnlp 0.10 is an sdist with a Cython extension; it builds against the pinned cython/numpy.
 	$(PY) -m pip install $(PIP_FLAGS) --no-build-isolation --no-deps --require-hashes -r requirements/gluonnlp.txt
+	$(PY) -m pip check
 	@touch $@
 
 venv: $(VENV)/.installed ## Create the virtualenv with every pinned dependency
@@ -46,8 +51,17 @@ run: up ## The main job: build what is missing and start the local stack (NER + 
 serve: venv ## Serve the app in-process with uvicorn (SERVICES=ner by default)
 	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
-lock: ## Regenerate requirements/dev.txt (hash-locked) from requirements/dev.in
-	bash scripts/lock-dev.sh
+# The lock tools (pip-tools and its closure) come from their own hash lock, like everything else.
+LOCK_VENV ?= .venv-lock
+$(LOCK_VENV)/.installed: requirements/lock-tools.txt
+	@echo "==> creating $(LOCK_VENV) (pip-tools, hash-locked in requirements/lock-tools.txt)"
+	$(PYTHON) -m venv --clear $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes --no-deps -r requirements/lock-tools.txt
+	$(LOCK_VENV)/bin/python -m pip check
+	@touch $@
+
+lock: $(LOCK_VENV)/.installed ## Regenerate the hash-locked files in requirements/ (dev, gluonnlp, bench, lock-tools) from their .in
+	LOCK_VENV=$(LOCK_VENV) bash scripts/lock-dev.sh
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

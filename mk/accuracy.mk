@@ -10,7 +10,7 @@ ACCURACY_ARGS ?=
 
 .PHONY: accuracy
 
-accuracy: | $(if $(wildcard $(PY)),,venv) ## Train (or reuse) a small ALBERT QA model, convert, quantize, compare fp32 vs INT8 -> docs/int8-accuracy.md
+accuracy: | $(if $(wildcard $(VENV)/.installed),,venv) ## Train (or reuse) a small ALBERT QA model, convert, quantize, compare fp32 vs INT8 -> docs/int8-accuracy.md
 	@echo "==> [1/4] trained checkpoint $(ACCURACY_DIR)/hf (trains about $(ACCURACY_MINUTES) min unless cached)"
 	OMP_NUM_THREADS=$(ACCURACY_THREADS) $(PY) -m tools.train_qa --out $(ACCURACY_DIR) \
 	  --minutes $(ACCURACY_MINUTES) --threads $(ACCURACY_THREADS) $(if $(filter 1,$(ACCURACY_RETRAIN)),--force)

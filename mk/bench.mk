@@ -35,15 +35,17 @@ bench-qa-image: venv base-images ## The QA image with a random ALBERT-base-sized
 bench-mkl-venv: $(MKL_VENV)/.installed ## Separate venv with mxnet-mkl 1.6.0 + gluonnlp (cannot share a venv with mxnet 1.9.1)
 
 # The QA image's mxnet-mkl environment (its hash-locked files), so the bench runs the same service.
-$(MKL_VENV)/.installed: images/qa/requirements-mxnet-mkl.txt images/qa/build.txt images/qa/gluonnlp.txt
+$(MKL_VENV)/.installed: images/qa/requirements-mxnet-mkl.txt images/qa/build.txt images/qa/gluonnlp.txt \
+		requirements/bench.txt
 	@echo "==> creating $(MKL_VENV) from the QA image's mxnet-mkl locks"
-	rm -rf $(MKL_VENV) && python3.11 -m venv $(MKL_VENV)
-	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes -r images/qa/requirements-mxnet-mkl.txt
-	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes -r images/qa/build.txt
-	@# the bench's progress bars (not part of the image)
-	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) tqdm==4.70.1
+	$(PYTHON) -m venv --clear $(MKL_VENV)
+	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes --no-deps -r images/qa/requirements-mxnet-mkl.txt
+	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes --no-deps -r images/qa/build.txt
+	@# the bench's progress bars (not part of the image), hash-locked too
+	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes --no-deps -r requirements/bench.txt
 	$(MKL_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-build-isolation --no-deps --require-hashes \
 	  -r images/qa/gluonnlp.txt
+	$(MKL_VENV)/bin/python -m pip check
 	@touch $@
 
 quantize: ## INT8-quantize the QA model in MODEL_DIR (writes MODEL_DIR/int8 + fidelity.json)

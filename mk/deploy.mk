@@ -24,9 +24,10 @@ DEPLOY_ENV = STACK=$(STACK) AWS_REGION=$(AWS_REGION) DESIGN=$(DESIGN) ENDPOINT_K
 
 $(SAM_VENV)/.installed: requirements/sam.txt
 	@echo "==> creating $(SAM_VENV) (aws-sam-cli, cfn-lint: their pydantic pin conflicts with the app's)"
-	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(PYTHON) -m venv --clear $(SAM_VENV)
 	@# --no-deps: sam.txt is the full closure, and pip mis-reads pinned extras (boto3[crt]) as unpinned.
 	$(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps --require-hashes -r requirements/sam.txt
+	$(SAM_VENV)/bin/python -m pip check
 	@touch $@
 
 sam-venv: $(SAM_VENV)/.installed ## Virtualenv with aws-sam-cli and cfn-lint (.venv-sam)
@@ -41,7 +42,6 @@ deploy: ## Build, push and deploy (STACK, AWS_REGION, DESIGN=1|2, ENDPOINT_KIND,
 invoke: ## Call the deployed NER and QA URLs (either design) with tools.client (SigV4 when URL_AUTH=AWS_IAM)
 	@$(DEPLOY_ENV) bash scripts/deploy.sh invoke
 
-lock-sam: ## Regenerate requirements/sam.txt (hash-locked) from requirements/sam.in
-	@test -x .venv-lock/bin/pip-compile || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q pip-tools==7.5.2; }
-	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras \
+lock-sam: $(LOCK_VENV)/.installed ## Regenerate requirements/sam.txt (hash-locked) from requirements/sam.in
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras \
 		--no-emit-index-url --no-emit-find-links -o requirements/sam.txt requirements/sam.in

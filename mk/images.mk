@@ -29,10 +29,14 @@ COMPOSE_PROJECT ?= lambda-nlp
 COMPOSE_ENV = COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) BASE_IMAGE=$(BASE_IMAGE) \
 	BUILD_IMAGE=$(BUILD_IMAGE) QA_MODEL_SRC=$(QA_MODEL_SRC) PORT=$(PORT) FRONT_IMAGE=$(FRONT_IMAGE) \
 	DESIGN1_PORT=$(DESIGN1_PORT)
-DOCKER_BUILD = bash scripts/docker-build.sh --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUILD_IMAGE=$(BUILD_IMAGE)
+# NO_CACHE=1 builds every image, the local bases included, without Docker's layer cache, so pip
+# installs each lock again as on a fresh machine (.ci/run does; a cached layer hides a broken lock).
+NO_CACHE ?= 0
+DOCKER_BUILD = bash scripts/docker-build.sh $(if $(filter 1,$(NO_CACHE)),--no-cache) \
+	--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUILD_IMAGE=$(BUILD_IMAGE)
 HADOLINT ?= $(VENV)/bin/hadolint
 
-.PHONY: docker base-images images image-ner image-qa image-front up down hadolint locks
+.PHONY: docker base-images images image-ner image-qa image-front up smoke down hadolint locks
 
 docker: ## Install/start the Docker engine if needed (scripts/ensure-docker.sh)
 	@bash scripts/ensure-docker.sh
@@ -41,7 +45,7 @@ base-images: docker ## Build the local Lambda base images (debootstrap + RIE; sk
 ifeq ($(BASE),aws)
 	@echo "==> BASE=aws: using $(BASE_IMAGE) and $(BUILD_IMAGE) (pulled by docker build)"
 else
-	@bash scripts/build-base-images.sh
+	@$(if $(filter 1,$(NO_CACHE)),FORCE=1) bash scripts/build-base-images.sh
 endif
 
 image-ner: base-images
@@ -76,6 +80,9 @@ else
 	@python3 scripts/wait-for-stack.py http://127.0.0.1:$(PORT) 300
 endif
 
+smoke: ## One request to /ner, /qa and the page through the front door of `make run` (Design 2)
+	@python3 scripts/smoke-stack.py http://127.0.0.1:$(PORT)
+
 down: ## Stop the local stack (both designs)
 	@$(COMPOSE_ENV) $(COMPOSE) --profile design1 down --remove-orphans
 
@@ -83,5 +90,5 @@ hadolint: ## Lint the Dockerfiles
 	$(HADOLINT) images/ner/Dockerfile images/qa/Dockerfile images/front/Dockerfile images/base/runtime.Dockerfile \
 		images/base/build.Dockerfile
 
-locks: ## Regenerate the hash-locked requirement files of the images (LOCK_IMAGES="front" for some)
-	bash scripts/lock-images.sh $(LOCK_IMAGES)
+locks: $(LOCK_VENV)/.installed ## Regenerate the hash-locked requirement files of the images (LOCK_IMAGES="front" for some)
+	LOCK_VENV=$(LOCK_VENV) bash scripts/lock-images.sh $(LOCK_IMAGES)

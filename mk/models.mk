@@ -6,7 +6,7 @@ RANDOM_QA_OUT ?= $(MODELS_DIR)/random-$(RANDOM_QA_SIZE)
 
 .PHONY: models models-auto models-random
 
-models: | $(if $(wildcard $(PY)),,venv) ## Convert the default QA checkpoint ($(QA_CHECKPOINT)) into $(MODELS_DIR)/qa (needs the HF hub)
+models: | $(if $(wildcard $(VENV)/.installed),,venv) ## Convert the default QA checkpoint ($(QA_CHECKPOINT)) into $(MODELS_DIR)/qa (needs the HF hub)
 	@if [ -f $(MODELS_DIR)/qa/config.json ]; then \
 		echo "$(MODELS_DIR)/qa is already there (delete it to convert again)"; \
 	else \
@@ -26,15 +26,15 @@ models: | $(if $(wildcard $(PY)),,venv) ## Convert the default QA checkpoint ($(
 models-auto: ## What `make run` does first: fetch $(QA_CHECKPOINT) into $(MODELS_DIR)/qa if missing and the hub answers
 	@if [ "$(origin QA_MODEL_SRC)" = file ]; then src=$(MODELS_DIR)/qa; else src="$(QA_MODEL_SRC)"; fi; \
 	if [ "$(origin QA_MODEL_SRC)" = file ] && [ ! -f $(MODELS_DIR)/qa/config.json ]; then \
-		$(if $(wildcard $(PY)),$(PY),python3) -m tools.fetch_model probe $(QA_CHECKPOINT) || exit 0; \
+		$(if $(wildcard $(VENV)/.installed),$(PY),python3) -m tools.fetch_model probe $(QA_CHECKPOINT) || exit 0; \
 		echo "==> QA model: $(QA_CHECKPOINT) is available; fetching it (once; \`make models\` alone does the same)"; \
-		{ [ -x $(PY) ] || $(MAKE) --no-print-directory venv; } \
+		{ [ -f $(VENV)/.installed ] || $(MAKE) --no-print-directory venv; } \
 		&& $(PY) -m tools.fetch_model fetch $(QA_CHECKPOINT) --out $(MODELS_DIR)/qa \
 		|| echo "==> QA model: could not build $(MODELS_DIR)/qa (see above); starting without it (\`make models\` retries)"; \
-	elif [ -f "$$src/config.json" ] && [ -x $(PY) ]; then \
+	elif [ -f "$$src/config.json" ] && [ -f $(VENV)/.installed ]; then \
 		$(PY) -m tools.fetch_model int8 "$$src" \
 		|| echo "==> QA model: no INT8 artefact for $$src (see above); its QA may answer 503"; \
 	fi
 
-models-random: | $(if $(wildcard $(PY)),,venv) ## Random-weight ALBERT QA model for offline work (RANDOM_QA_SIZE=tiny|base) into RANDOM_QA_OUT
+models-random: | $(if $(wildcard $(VENV)/.installed),,venv) ## Random-weight ALBERT QA model for offline work (RANDOM_QA_SIZE=tiny|base) into RANDOM_QA_OUT
 	$(PY) -m tools.checkpoints --out $(RANDOM_QA_OUT) --size $(RANDOM_QA_SIZE) --converted

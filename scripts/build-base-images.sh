@@ -4,7 +4,8 @@
 #   2. lambda-nlp/lambda-python:3.11      images/base/runtime.Dockerfile (RIE, awslambdaric, entrypoint)
 #   3. lambda-nlp/build-python:3.11       images/base/build.Dockerfile (gcc, python3.11-dev; builds only)
 # Idempotent: each image carries a label with the hash of its inputs and is skipped when present
-# and unchanged. Set FORCE=1 to rebuild everything.
+# and unchanged. Set FORCE=1 to rebuild everything from nothing (Docker's layer cache unused, so
+# pip installs the locks again: what a fresh machine does; `make ... NO_CACHE=1` sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,8 @@ have_current() { # have_current <image> <hash>: the image exists and was built f
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 mkdir -p "$CACHE"
+no_cache=()
+[ "${FORCE:-0}" != 1 ] || no_cache=(--no-cache)
 
 # 1. Root filesystem.
 rootfs_hash=$(printf 'bookworm minbase %s %s' "$PACKAGES" "$MIRROR" | sha256sum | cut -c1-16)
@@ -56,7 +59,7 @@ fi
 ctx="$CACHE/base-context"
 rm -rf "$ctx" && mkdir -p "$ctx"
 cp images/base/runtime.Dockerfile images/base/build.Dockerfile images/base/lambda-entrypoint.sh \
-  images/base/requirements.txt "$ctx/"
+  images/base/requirements.txt images/check-closure.py "$ctx/"
 cp "$HOST_CA" "$ctx/host-ca.crt"
 wheel="$CACHE/aws_sam_cli-$SAM_VERSION-py3-none-any.whl"
 if ! echo "$SAM_SHA256  $wheel" | sha256sum -c --status 2>/dev/null; then
@@ -74,12 +77,12 @@ PY
 chmod 755 "$ctx/aws-lambda-rie" "$ctx/lambda-entrypoint.sh"
 
 root_id=$(docker image inspect -f '{{.Id}}' "$ROOTFS_IMAGE")
-runtime_hash=$( (echo "$root_id"; cd "$ctx" && cat runtime.Dockerfile lambda-entrypoint.sh requirements.txt aws-lambda-rie) | sha256sum | cut -c1-16)
+runtime_hash=$( (echo "$root_id"; cd "$ctx" && cat runtime.Dockerfile lambda-entrypoint.sh requirements.txt check-closure.py aws-lambda-rie) | sha256sum | cut -c1-16)
 if have_current "$RUNTIME_IMAGE" "$runtime_hash"; then
   step "$RUNTIME_IMAGE is up to date"
 else
   step "building $RUNTIME_IMAGE"
-  bash scripts/docker-build.sh --label "$LABEL_KEY=$runtime_hash" --build-arg "ROOTFS_IMAGE=$ROOTFS_IMAGE" \
+  bash scripts/docker-build.sh "${no_cache[@]}" --label "$LABEL_KEY=$runtime_hash" --build-arg "ROOTFS_IMAGE=$ROOTFS_IMAGE" \
     -f "$ctx/runtime.Dockerfile" -t "$RUNTIME_IMAGE" "$ctx" >/dev/null
 fi
 
@@ -90,7 +93,7 @@ if have_current "$BUILD_IMAGE" "$build_hash"; then
   step "$BUILD_IMAGE is up to date"
 else
   step "building $BUILD_IMAGE (apt: gcc, python3.11-dev)"
-  bash scripts/docker-build.sh --label "$LABEL_KEY=$build_hash" --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE" \
+  bash scripts/docker-build.sh "${no_cache[@]}" --label "$LABEL_KEY=$build_hash" --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE" \
     -f "$ctx/build.Dockerfile" -t "$BUILD_IMAGE" "$ctx" >/dev/null
 fi
 for image in "$ROOTFS_IMAGE" "$RUNTIME_IMAGE" "$BUILD_IMAGE"; do

@@ -4,11 +4,8 @@
 # Usage: scripts/lock-images.sh [base|ner|qa|front ...]   (no argument: every image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tool=.venv-lock
-if [ ! -x "$tool/bin/pip-compile" ]; then
-  python3.11 -m venv "$tool"
-  "$tool/bin/pip" install --disable-pip-version-check -q "pip-tools==7.5.2"
-fi
+tool=${LOCK_VENV:-.venv-lock}
+[ -f "$tool/.installed" ] || { echo "lock-images.sh: $tool is not installed; run \`make locks\`" >&2; exit 1; }
 lock() { # lock <in> <out>
   echo "==> locking $2"
   "$tool/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \

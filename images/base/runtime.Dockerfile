@@ -8,10 +8,12 @@ ARG ROOTFS_IMAGE=lambda-nlp/rootfs:bookworm
 # that pip needs on this network never reaches the final image.
 FROM ${ROOTFS_IMAGE} AS ric
 COPY host-ca.crt /etc/ssl/certs/host-ca.crt
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements.txt check-closure.py /tmp/
+# Exactly the lock (--no-deps: pip resolves nothing), then a check that the lock is complete.
 RUN python3.11 -m pip install --no-cache-dir --disable-pip-version-check --no-compile \
-      --cert /etc/ssl/certs/host-ca.crt --only-binary=:all: --require-hashes \
-      --target /var/runtime -r /tmp/requirements.txt
+      --cert /etc/ssl/certs/host-ca.crt --only-binary=:all: --require-hashes --no-deps \
+      --target /var/runtime -r /tmp/requirements.txt \
+ && python3.11 /tmp/check-closure.py /var/runtime
 
 FROM ${ROOTFS_IMAGE}
 ENV LANG=C.UTF-8 \

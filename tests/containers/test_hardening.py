@@ -314,6 +314,11 @@ def test_hardening_dockerfiles_install_only_from_hash_locked_files() -> None:
         for command in re.findall(r"pip install[^&;\n]*", text):
             installs += 1
             assert "--require-hashes" in command and " -r " in command, (dockerfile, command)
+            # exactly the lock: pip resolves nothing, so an upstream release cannot change it
+            assert "--no-deps" in command, (dockerfile, command)
+        # ... and what was installed is checked to be the lock's whole closure
+        if "pip install" in text:
+            assert re.search(r"python3\.11 \S*check-closure\.py /", text), dockerfile
     assert installs >= 4
     for lock in ROOT.glob("images/**/*.txt"):
         pins = [line for line in lock.read_text().splitlines() if re.match(r"^[A-Za-z0-9]", line)]

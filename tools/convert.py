@@ -3,14 +3,16 @@
     python -m tools.convert --from-hf SOURCE --out DIR
 
 SOURCE is a local checkpoint directory (``model.safetensors`` read with ``safetensors.numpy``,
-no torch; ``pytorch_model.bin`` only if torch is installed) or a hub repo id. The weight mapping
-is numpy; :mod:`app.qa.model` writes the Gluon params file and loads it back as a check.
+no torch; ``pytorch_model.bin`` only if torch is installed) or a hub repo id, downloaded from
+``HF_ENDPOINT`` with every request bounded (:func:`bound_hub_requests`). The weight mapping is
+numpy; :mod:`app.qa.model` writes the Gluon params file and loads it back as a check.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import time
@@ -184,6 +186,81 @@ def tokenizer_settings(src: Path, hf_config: Mapping[str, Any]) -> TokenizerSett
     )
 
 
+def bound_hub_requests() -> float:
+    """Give every request huggingface_hub sends a timeout; return it, in seconds.
+
+    huggingface_hub 0.36 bounds its HEADs (``etag_timeout``, ``HF_HUB_ETAG_TIMEOUT``) and its
+    downloads (``HF_HUB_DOWNLOAD_TIMEOUT``), both 10 s by default, but sends its other requests
+    with none: ``snapshot_download`` starts with the repo's file list (``repo_info``), which waits
+    forever on a hub that accepts the connection and never answers. Its hook for the HTTP session,
+    ``configure_http_backend``, is used here to make its own sessions (offline mode and request
+    ids included) with ``HF_HUB_ETAG_TIMEOUT`` as the (connect, read) timeout of any request that
+    sets none.
+    """
+    from huggingface_hub import configure_http_backend, constants
+    from huggingface_hub.utils._http import _default_backend_factory
+
+    timeout = float(constants.HF_HUB_ETAG_TIMEOUT)
+
+    def bounded_session() -> Any:
+        session = _default_backend_factory()
+        send = session.send
+
+        def send_bounded(request: Any, **kwargs: Any) -> Any:
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = timeout
+            return send(request, **kwargs)
+
+        session.send = send_bounded  # type: ignore[method-assign]
+        return session
+
+    configure_http_backend(backend_factory=bounded_session)
+    return timeout
+
+
+def hub_failure(exc: BaseException) -> str:
+    """Why a download from the hub failed, in a few words (the cause, not the library's wrapping)."""
+    import requests
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+
+    def first(kind: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
+        return next((e for e in chain if isinstance(e, kind)), None)
+
+    if first(OfflineModeIsEnabled):
+        return "HF_HUB_OFFLINE is set"
+    if timed_out := first(requests.exceptions.Timeout):
+        seconds = re.search(r"timeout=([\d.]+)", str(timed_out))
+        within = f" in {float(seconds[1]):g} s" if seconds else ""
+        if isinstance(timed_out, requests.exceptions.ConnectTimeout):
+            return f"no connection{within}"
+        return f"no answer{within}"
+    if refused := first(requests.exceptions.ConnectionError):
+        errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(refused))
+        return f"cannot connect: {errno[1].strip()}" if errno else "cannot connect"
+    for kind, what in (
+        (RepositoryNotFoundError, "no such repository"),
+        (RevisionNotFoundError, "no such revision"),
+    ):
+        if found := first(kind):
+            response = getattr(found, "response", None)
+            return f"{what} (HTTP {response.status_code})" if response is not None else what
+    for answered in chain:
+        if isinstance(answered, HfHubHTTPError) and answered.response is not None:
+            return f"it answered HTTP {answered.response.status_code}"
+    return f"{type(exc).__name__}: {error_summary(exc).split('. ')[0][:160]}"
+
+
 def resolve_source(source: str) -> tuple[Path, dict[str, Any]]:
     """A local checkpoint dir, or a hub repo id downloaded with huggingface_hub."""
     local = Path(source)
@@ -191,22 +268,23 @@ def resolve_source(source: str) -> tuple[Path, dict[str, Any]]:
         return local, {"kind": "local", "path": str(local.resolve())}
     if local.exists() or source.startswith((".", "/")) or source.count("/") != 1:
         raise ConversionError(f"{source} is neither a checkpoint directory nor a hub repo id")
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError
 
-    print(f"downloading {source} from the Hugging Face hub ...", flush=True)
+    timeout = bound_hub_requests()
+    print(f"downloading {source} from the Hugging Face hub at {constants.ENDPOINT} ...", flush=True)
     try:
         path = snapshot_download(
             repo_id=source,
             allow_patterns=["*.json", "*.safetensors", "pytorch_model.bin", "spiece.model"],
-            etag_timeout=10,
+            etag_timeout=timeout,
         )
     except (HfHubHTTPError, OSError, ValueError) as exc:
-        reason = error_summary(exc)
         raise ConversionError(
-            f"cannot download {source} from the Hugging Face hub ({type(exc).__name__}: "
-            f"{reason.split('. ')[0][:160]}). Check network access to the hub, or download the checkpoint "
-            "elsewhere and pass its directory to --from-hf."
+            f"cannot download {source} from the Hugging Face hub at {constants.ENDPOINT} "
+            f"({hub_failure(exc)}). Check the repo id and network access to the hub (HF_ENDPOINT), "
+            "or download the checkpoint elsewhere and pass its directory to --from-hf "
+            "(make models QA_CHECKPOINT=DIR)."
         ) from None
     return Path(path), {"kind": "huggingface_hub", "repo_id": source}
 

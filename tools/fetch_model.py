@@ -11,7 +11,9 @@ and exits 3, and `make run` starts without a QA model.
 
 ``fetch`` converts REPO (hub id or checkpoint directory) with ``python -m tools.convert`` into
 ``DIR.tmp``, adds the INT8 artefact with ``python -m tools.quantize`` when the precision needs it,
-and only then moves the result to DIR, so a failure never leaves a half-written DIR.
+and only then moves the result to DIR, so a failure never leaves a half-written DIR. Every request
+the converter sends to the hub has a timeout (``tools.convert.bound_hub_requests``), so a hub that
+accepts connections and never answers fails it in about 10 s, with one line saying what to do.
 
 ``int8`` adds the INT8 artefact to an existing model directory when the precision needs it and it
 is missing or incomplete (a no-op otherwise).
@@ -32,7 +34,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote, urlsplit
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -69,11 +73,28 @@ def _reason(exc: BaseException) -> str:
     return str(inner) or type(inner).__name__
 
 
+class _Unfollowed(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers, not to be followed: urllib would follow a HEAD's with a GET."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None
+
+
 def probe(repo: str, timeout: float = PROBE_TIMEOUT) -> str | None:
     """None when ``repo`` can be fetched (a local directory, or the hub answers); else why not.
 
-    One HEAD of the repo's ``config.json``. Name resolution is not covered by the socket timeout,
-    so the request runs in a daemon thread that is abandoned after ``timeout`` + 1 s.
+    One HEAD of the repo's ``config.json``; a redirect counts as an answer and is not followed
+    (the hub answers with a 307 to its resolve-cache URL). Name resolution is not covered by the
+    socket timeout, so the request runs in a daemon thread that is abandoned after ``timeout`` +
+    1 s.
     """
     if Path(repo).is_dir():
         return None
@@ -90,8 +111,11 @@ def probe(repo: str, timeout: float = PROBE_TIMEOUT) -> str | None:
             token = os.environ.get("HF_TOKEN")
             if token:  # gated or private checkpoints answer 401 without it
                 request.add_header("Authorization", f"Bearer {token}")
-            with urllib.request.urlopen(request, timeout=timeout):
+            with urllib.request.build_opener(_Unfollowed).open(request, timeout=timeout):
                 outcome.append(None)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            outcome.append(None if 300 <= exc.code < 400 else _reason(exc))
         except (urllib.error.URLError, OSError, ValueError) as exc:
             outcome.append(_reason(exc))
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +21,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.hub_standin import HubStandin
+from tests.tools.test_hub_fetch import run
 from tools import check_set
 from tools.check_set import (
     ANSWERED_IMPOSSIBLE,
@@ -426,31 +425,6 @@ def within(seconds: float, call: Callable[[], T]) -> T:
         raise box["error"]
     value: T = box["value"]
     return value
-
-
-def run(
-    cmd: list[str], env: dict[str, str], timeout: float
-) -> tuple[subprocess.CompletedProcess[str], float]:
-    """``cmd`` in its own process group, killed whole on timeout (which fails the test)."""
-    started = time.monotonic()
-    with subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    ) as process:
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            pytest.fail(f"{cmd} still running after {timeout} s")
-    return subprocess.CompletedProcess(
-        cmd, process.returncode, stdout, stderr
-    ), time.monotonic() - started
 
 
 def cli(

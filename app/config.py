@@ -44,12 +44,13 @@ class Settings(BaseSettings):
         description="Directory with config.json, model.params and spiece.model (see docs/qa-model.md).",
     )
     qa_precision: Literal["auto", "fp32", "int8"] = Field(
-        default="fp32",
+        default="auto",
         description=(
-            "fp32 (the default), int8 (needs the INT8 artefact int8/ from `make quantize`) or "
-            "auto (int8 when the model directory holds the artefact, else fp32). INT8 is not the "
-            "default: on the model trained here it agreed with fp32 on 89.0% of answers (88.0% "
-            "without VNNI), under the 97% the project asks (docs/int8-accuracy.md)."
+            "auto (the default): INT8 exactly when the model directory's INT8 artefact passed its "
+            "accuracy gate (int8/gate.json: at most 1 point of EM and F1 lost, 99% of fp32's "
+            "confident answers kept; tools/int8_gate.py), else fp32, with the reason in /health "
+            "and the init log. fp32 or int8 force one; int8 past a gate that did not pass serves "
+            "with a warning in /health."
         ),
     )
     qa_max_seq_length: int = Field(default=384, ge=32, le=512)

@@ -40,6 +40,11 @@ class Model(Protocol):
         """Seconds per init phase (import, load, warmup)."""
         ...
 
+    @property
+    def serving(self) -> Mapping[str, Any]:
+        """How the model serves, for /health (QA: the precision in force and why; or empty)."""
+        ...
+
 
 Request = tuple[str, dict[str, Any] | None]
 """A warm-up request: path, and the JSON body (None for GET)."""
@@ -165,5 +170,6 @@ class Services:
                     "service": spec.key,
                     "seconds": round(time.perf_counter() - started, 4),
                     "phases": dict(model.load_seconds),
+                    "serving": dict(model.serving),
                 },
             )

@@ -48,5 +48,6 @@ $(MKL_VENV)/.installed: images/qa/requirements-mxnet-mkl.txt images/qa/build.txt
 	$(MKL_VENV)/bin/python -m pip check
 	@touch $@
 
-quantize: ## INT8-quantize the QA model in MODEL_DIR (writes MODEL_DIR/int8 + fidelity.json)
-	$(PY) -m tools.quantize --model-dir $(MODEL_DIR) $(QUANTIZE_ARGS)
+CHECK_SET ?=
+quantize: ## INT8-quantize MODEL_DIR; CHECK_SET=squad|squad_v2|heldout|FILE runs the accuracy gate (QA_PRECISION=auto serves INT8 only if it passes)
+	$(if $(CHECK_SET),$(PY) -m tools.int8_gate --model-dir $(MODEL_DIR) --check-set $(CHECK_SET),$(PY) -m tools.quantize --model-dir $(MODEL_DIR) $(QUANTIZE_ARGS))

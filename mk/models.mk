@@ -1,6 +1,9 @@
 # QA model directories (docs/qa-model.md). Included by the Makefile.
 MODELS_DIR ?= models
 QA_CHECKPOINT ?= twmkn9/albert-base-v2-squad2
+# The INT8 accuracy gate's questions (tools.int8_gate): empty = SQuAD dev from the hub for a hub
+# checkpoint (v2 for a squad2 model), none for a directory; or squad, squad_v2, heldout, a FILE.
+QA_CHECK_SET ?=
 RANDOM_QA_SIZE ?= tiny
 RANDOM_QA_OUT ?= $(MODELS_DIR)/random-$(RANDOM_QA_SIZE)
 
@@ -11,6 +14,7 @@ models: | $(if $(wildcard $(VENV)/.installed),,venv) ## Convert the default QA c
 		echo "$(MODELS_DIR)/qa is already there (delete it to convert again)"; \
 	else \
 		$(PY) -m tools.fetch_model fetch $(QA_CHECKPOINT) --out $(MODELS_DIR)/qa \
+			$(if $(QA_CHECK_SET),--check-set $(QA_CHECK_SET)) \
 		|| { echo "make models: could not build $(MODELS_DIR)/qa from $(QA_CHECKPOINT) (see the error above)." >&2; \
 		     echo "  Without hub access: download the checkpoint elsewhere and run" >&2; \
 		     echo "  make models QA_CHECKPOINT=DIR" >&2; \
@@ -30,9 +34,10 @@ models-auto: ## What `make run` does first: fetch $(QA_CHECKPOINT) into $(MODELS
 		echo "==> QA model: $(QA_CHECKPOINT) is available; fetching it (once; \`make models\` alone does the same)"; \
 		{ [ -f $(VENV)/.installed ] || $(MAKE) --no-print-directory venv; } \
 		&& $(PY) -m tools.fetch_model fetch $(QA_CHECKPOINT) --out $(MODELS_DIR)/qa \
+			$(if $(QA_CHECK_SET),--check-set $(QA_CHECK_SET)) \
 		|| echo "==> QA model: could not build $(MODELS_DIR)/qa (see above); starting without it (\`make models\` retries)"; \
 	elif [ -f "$$src/config.json" ] && [ -f $(VENV)/.installed ]; then \
-		$(PY) -m tools.fetch_model int8 "$$src" \
+		$(PY) -m tools.fetch_model int8 "$$src" $(if $(QA_CHECK_SET),--check-set $(QA_CHECK_SET)) \
 		|| echo "==> QA model: no INT8 artefact for $$src (see above); its QA may answer 503"; \
 	fi
 

@@ -20,7 +20,9 @@ is missing or incomplete (a no-op otherwise).
 
 The precision defaults to the default of ``app.config.Settings.qa_precision``, the one the QA
 image serves (it sets no QA_PRECISION): ``fp32`` needs no artefact; ``int8`` needs it; ``auto``
-serves INT8 exactly when the artefact is there, so the artefact is built for it too.
+(the default) serves INT8 exactly when the artefact's accuracy gate passed, so the artefact is
+built for it with the gate (``tools.int8_gate``): on SQuAD dev questions fetched from the hub
+for a hub checkpoint (``--check-set`` names others, e.g. a SQuAD-format file for a local one).
 """
 
 from __future__ import annotations
@@ -165,35 +167,67 @@ def int8_missing(int8_dir: Path) -> list[str]:
     return [name for name in names if not (int8_dir / name).is_file()]
 
 
-def add_int8(model_dir: Path, precision: str) -> bool:
-    """Quantize ``model_dir`` when ``precision`` needs it and its INT8 artefact is incomplete."""
+def check_set_for(repo: str) -> str:
+    """The check set of the INT8 gate for a hub checkpoint: SQuAD 2.0 dev questions for a model
+    trained on SQuAD 2.0 (its name says so, e.g. ``albert-base-v2-squad2``), else SQuAD 1.1."""
+    name = repo.lower().replace("-", "_")
+    return "squad_v2" if "squad2" in name or "squad_v2" in name else "squad"
+
+
+def add_int8(model_dir: Path, precision: str, check_set: str | None = None) -> bool:
+    """Quantize ``model_dir`` when ``precision`` needs it and its INT8 artefact is incomplete.
+
+    With ``check_set`` the artefact is made by the accuracy gate's search (``tools.int8_gate``:
+    INT8 serves under ``auto`` only if it keeps fp32's accuracy on those questions); when the
+    gate cannot run (no check set, or it cannot be fetched) the artefact is made without one, and
+    ``auto`` serves fp32, saying why."""
     int8_dir = model_dir / "int8"
     if not needs_int8(precision):
         return True
     missing = int8_missing(int8_dir)
+    if check_set and int8_dir.is_dir() and not (int8_dir / "gate.json").is_file():
+        missing.append("gate.json")
     if not missing:
         return True
     if int8_dir.is_dir():
-        print(f"==> {int8_dir} lacks {', '.join(missing)} (an older quantizer's?): rebuilding it")
+        print(f"==> {int8_dir} lacks {', '.join(missing)}: rebuilding it")
         shutil.rmtree(int8_dir)
+    if check_set:
+        print(
+            f"==> QA precision {precision}: INT8 artefact {int8_dir} with its accuracy gate on "
+            f"{check_set} (python -m tools.int8_gate; a few minutes at ALBERT-base size)",
+            flush=True,
+        )
+        if _run("tools.int8_gate", "--model-dir", str(model_dir), "--check-set", check_set):
+            return True
+        print(
+            "==> QA model: the accuracy gate could not run (see above); building the INT8 "
+            "artefact without it, so QA_PRECISION=auto serves fp32",
+            flush=True,
+        )
+        shutil.rmtree(int8_dir, ignore_errors=True)
     print(
-        f"==> QA precision {precision}: building the INT8 artefact {model_dir / 'int8'} "
+        f"==> QA precision {precision}: building the INT8 artefact {int8_dir} "
         "(python -m tools.quantize; a few minutes at ALBERT-base size)",
         flush=True,
     )
     if _run("tools.quantize", "--model-dir", str(model_dir)):
         return True
-    shutil.rmtree(model_dir / "int8", ignore_errors=True)
+    shutil.rmtree(int8_dir, ignore_errors=True)
     return False
 
 
-def fetch(repo: str, out: Path, precision: str) -> bool:
-    """Convert ``repo`` into ``out`` (via ``out``.tmp), with INT8 when ``precision`` needs it."""
+def fetch(repo: str, out: Path, precision: str, check_set: str | None = None) -> bool:
+    """Convert ``repo`` into ``out`` (via ``out``.tmp), with INT8 when ``precision`` needs it,
+    gated on ``check_set`` (default: SQuAD dev from the hub for a hub checkpoint)."""
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    if check_set is None and not Path(repo).is_dir():
+        check_set = check_set_for(repo)
     print(f"==> QA model: converting {repo} into {out} (python -m tools.convert)", flush=True)
     if not (
-        _run("tools.convert", "--from-hf", repo, "--out", str(tmp)) and add_int8(tmp, precision)
+        _run("tools.convert", "--from-hf", repo, "--out", str(tmp))
+        and add_int8(tmp, precision, check_set)
     ):
         shutil.rmtree(tmp, ignore_errors=True)
         return False
@@ -220,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(
             "--precision", choices=PRECISIONS, help="default: Settings.qa_precision's default"
         )
+        p.add_argument(
+            "--check-set",
+            metavar="SPEC",
+            help="the INT8 gate's questions (tools.int8_gate): squad, squad_v2, heldout or a "
+            "SQuAD-format file; default for a hub REPO: SQuAD dev (v2 for a squad2 model)",
+        )
     args = parser.parse_args(argv)
 
     if args.command == "probe":
@@ -230,13 +270,13 @@ def main(argv: list[str] | None = None) -> int:
         return UNREACHABLE
     precision = args.precision or default_precision()
     if args.command == "fetch":
-        return 0 if fetch(args.repo, args.out, precision) else 1
+        return 0 if fetch(args.repo, args.out, precision, args.check_set or None) else 1
     if not (args.model_dir / "config.json").is_file():
         print(
             f"error: {args.model_dir} is not a QA model directory (no config.json)", file=sys.stderr
         )
         return 1
-    return 0 if add_int8(args.model_dir, precision) else 1
+    return 0 if add_int8(args.model_dir, precision, args.check_set or None) else 1
 
 
 if __name__ == "__main__":

@@ -157,17 +157,46 @@ def _batches(arrays: Sequence[Array], batch: int) -> Iterator[list[Any]]:
         yield [mx.nd.array(a[i : i + batch], dtype="float32") for a in arrays]
 
 
+#: Layer kinds the accuracy-aware search (tools.int8_gate) may keep in fp32, by the substring of
+#: their node names in the fp32 graph (app/qa/model.py's prefixes; ALBERT's one shared layer
+#: makes each a name every application of the layer carries).
+FALLBACK_GROUPS: dict[str, tuple[str, ...]] = {
+    "qa_head": ("albert_qa_",),
+    "ffn_out": ("ffn_ffn_2_",),
+    "ffn_in": ("ffn_ffn_1_",),
+    "attn_out": ("layer_attn_out_",),
+    "qkv": ("layer_qkv_",),
+    "embed_proj": ("embeddings_proj_",),
+}
+
+
 def quantize(
-    model_dir: Path, *, calib_length: int = 128, calib_windows: int = 32, batch: int = 4
+    model_dir: Path,
+    *,
+    calib_length: int = 128,
+    calib_windows: int = 32,
+    batch: int = 4,
+    pairs: Sequence[Pair] | None = None,
+    calib_source: str = "built-in prose",
+    fp32_groups: Sequence[str] = (),
 ) -> Path:
-    """Quantize the masked graph of ``model_dir``'s fp32 model into ``model_dir/int8``."""
+    """Quantize the masked graph of ``model_dir``'s fp32 model into ``model_dir/int8``.
+
+    ``pairs`` replaces the built-in prose as calibration text (``calib_source`` names it in
+    quantize.json); ``fp32_groups`` (keys of :data:`FALLBACK_GROUPS`) stay in fp32.
+    """
     from app.qa.model import QaModel
 
     mx = _mx()
     from mxnet.contrib.quantization import quantize_net_v2
 
+    unknown = sorted(set(fp32_groups) - set(FALLBACK_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown fp32 groups {unknown}; known: {sorted(FALLBACK_GROUPS)}")
+    exclude = [match for group in fp32_groups for match in FALLBACK_GROUPS[group]]
     model = QaModel.load(model_dir, precision="fp32")
-    data = _windows_at(model_dir, calibration_pairs(max(calib_windows, 8)), calib_length)
+    chosen = list(pairs) if pairs is not None else calibration_pairs(max(calib_windows, 8))
+    data = _windows_at(model_dir, chosen, calib_length)
     out = model_dir / "int8"
     out.mkdir(parents=True, exist_ok=True)
     for form in FORMS:
@@ -186,6 +215,7 @@ def quantize(
                 quantized_dtype="auto",
                 quantize_mode="smart",
                 quantize_granularity="channel-wise",
+                exclude_layers_match=exclude or None,
                 calib_mode="naive",
                 # A named iterator: the generic wrapper would take a 2-input batch for data + label.
                 calib_data=mx.io.NDArrayIter(
@@ -203,6 +233,8 @@ def quantize(
             {
                 "calib_length": calib_length,
                 "calib_windows": calib_windows,
+                "calib_source": calib_source,
+                "fp32_groups": list(fp32_groups),
                 "quantized_dtype": "auto",
                 "quantize_mode": "smart",
                 "granularity": "channel-wise",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -21,6 +21,14 @@ class ServiceHealth(BaseModel):
         default_factory=dict, description="Init phases (import, load, warmup) in seconds."
     )
     error: str | None = Field(default=None, description="Why the model is unavailable.")
+    serving: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "How the model serves: for QA the precision in force (fp32 or int8), why (the INT8 "
+            "accuracy gate's verdict under QA_PRECISION=auto), the gate's figures, and a warning "
+            "when INT8 is forced past a gate that did not pass."
+        ),
+    )
 
 
 class HealthResponse(BaseModel):
@@ -47,6 +55,7 @@ async def health(services: ServicesDep) -> HealthResponse:
                 status="ok",
                 model=ModelInfo(name=loaded.name, version=loaded.version),
                 load_seconds=services.load_seconds.get(name, {}),
+                serving=dict(loaded.serving),
             )
     status: Literal["ok", "degraded"] = "degraded" if services.errors else "ok"
     return HealthResponse(

@@ -81,6 +81,11 @@ class NerService:
         self.version = str(meta.get("version", "0.0.0"))
         self.labels: tuple[str, ...] = tuple(nlp.get_pipe("ner").labels)
 
+    @property
+    def serving(self) -> dict[str, Any]:
+        """Nothing to report beyond the model (NER has one precision)."""
+        return {}
+
     @classmethod
     def load(cls, model: str, *, batch_size: int = 32) -> NerService:
         """Load ``model`` (package name or path) with only what NER needs, then warm it up."""

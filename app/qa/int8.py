@@ -8,7 +8,9 @@ warmed up at init. Making the artefact (calibration, fidelity) is the offline to
 
 from __future__ import annotations
 
+import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +116,39 @@ def load_int8(int8_dir: Path) -> Int8Runner:
         block._cached_graph = ([mx.sym.var(n) for n in names], sym)
         graphs[form] = block
     return Int8Runner(graphs)
+
+
+#: The accuracy gate's verdict in the artefact, written by ``tools.int8_gate``.
+GATE_FILE = "gate.json"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the INT8 artefact's accuracy gate decided: ``passed`` is None when no gate ran."""
+
+    passed: bool | None
+    reason: str
+    figures: dict[str, Any]
+
+
+def read_gate(int8_dir: Path) -> Gate:
+    """The verdict in ``int8_dir/gate.json``; an artefact without one has not earned INT8."""
+    path = int8_dir / GATE_FILE
+    if not int8_dir.is_dir():
+        return Gate(None, f"no INT8 artefact ({int8_dir})", {})
+    if not path.is_file():
+        return Gate(
+            None,
+            f"the INT8 artefact has no accuracy gate ({path} is missing; "
+            f"`make quantize MODEL_DIR={int8_dir.parent} CHECK_SET=squad` runs it)",
+            {},
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        passed, reason = data["passed"], str(data["reason"])
+        if not isinstance(passed, bool):
+            raise TypeError("passed is not a boolean")
+    except (ValueError, KeyError, TypeError) as exc:
+        return Gate(None, f"the INT8 accuracy gate {path} is unreadable ({error_summary(exc)})", {})
+    figures = data.get("figures") if isinstance(data.get("figures"), dict) else {}
+    return Gate(passed, f"accuracy gate {reason}", figures)

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.errors import ModelLoadError, error_summary
-from app.qa.int8 import load_int8
+from app.qa.int8 import load_int8, read_gate
 from app.qa.modeldir import INT8_DIR, AlbertQaConfig, Architecture
 from app.qa.runtime import configure_threads, load_kernels
 from app.qa.runtime import gluonnlp as _nlp
@@ -271,6 +271,11 @@ class QaModel:
         self.num_threads = num_threads
         self.int8_runner = int8_runner
         self.load_seconds = 0.0
+        #: Why this precision serves (the accuracy gate's verdict and figures), and a warning
+        #: when INT8 was forced past a failed or missing gate; /health reports both.
+        self.precision_reason = "QA_PRECISION=fp32" if precision == "fp32" else ""
+        self.precision_warning: str | None = None
+        self.gate_figures: dict[str, Any] = {}
 
     @classmethod
     def load(
@@ -278,9 +283,10 @@ class QaModel:
     ) -> QaModel:
         """Read ``model_dir`` and build the hybridized graph; ModelLoadError says how to fix.
 
-        ``precision`` is fp32, int8, or auto: int8 when ``model_dir/int8`` exists and mxnet can
-        run it (1.9), else fp32.
-        ``model.precision`` is the one in force.
+        ``precision`` is fp32, int8, or auto: int8 when ``model_dir/int8`` exists, its accuracy
+        gate (``int8/gate.json``, :mod:`tools.int8_gate`) passed and mxnet can run it (1.9), else
+        fp32. ``model.precision`` is the one in force, ``model.precision_reason`` why; forcing
+        int8 past a gate that did not pass sets ``model.precision_warning``.
         """
         started = time.perf_counter()
         config = AlbertQaConfig.load(Path(model_dir))
@@ -294,12 +300,23 @@ class QaModel:
             )
         threads = configure_threads(num_threads)
         mx = _mx()
+        asked = precision
+        gate = read_gate(int8_dir)
+        reason, warning = "QA_PRECISION=fp32", None
         if precision == "auto":
             # mxnet-mkl 1.6 cannot run the INT8 artefact (quantize_net_v2 graphs are 1.9's).
             from app.qa.kernels import mxnet_supports_kernels
 
-            usable = int8_dir.is_dir() and mxnet_supports_kernels(mx.__version__)
-            precision = "int8" if usable else "fp32"
+            if not mxnet_supports_kernels(mx.__version__):
+                precision, reason = "fp32", f"auto: mxnet {mx.__version__} cannot run INT8"
+            elif gate.passed:
+                precision, reason = "int8", f"auto: INT8 {gate.reason}"
+            else:
+                precision, reason = "fp32", f"auto: {gate.reason}"
+        elif precision == "int8":
+            reason = "QA_PRECISION=int8"
+            if not gate.passed:
+                warning = f"INT8 forced by QA_PRECISION=int8, but {gate.reason}"
         # Also caps mxnet's own OpenMP operators when mxnet was imported before this load.
         mx.base._LIB.MXSetNumOMPThreads(ctypes.c_int(num_threads or threads))
         net = build_net(config.architecture)
@@ -317,10 +334,18 @@ class QaModel:
         model = cls(config, net, precision=precision, num_threads=threads)
         if precision == "int8":
             model.int8_runner = load_int8(Path(config._dir()) / INT8_DIR)
+        model.precision_reason, model.precision_warning = reason, warning
+        model.gate_figures = dict(gate.figures) if asked != "fp32" else {}
         model.load_seconds = time.perf_counter() - started
         log.info(
-            "QA model loaded in %.2fs (%s, %d threads)", model.load_seconds, precision, threads
+            "QA model loaded in %.2fs (%s, %d threads): %s",
+            model.load_seconds,
+            precision,
+            threads,
+            reason,
         )
+        if warning:
+            log.warning("%s", warning)
         return model
 
     def _check(self, input_ids: Array, token_type_ids: Array, attention_mask: Array) -> None:

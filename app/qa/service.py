@@ -140,6 +140,19 @@ class QaService:
             },
         )
 
+    @property
+    def serving(self) -> dict[str, Any]:
+        """The precision in force, why (the INT8 accuracy gate's verdict), its figures, and a
+        warning when INT8 was forced past a gate that did not pass."""
+        model = self.model
+        out: dict[str, Any] = {"precision": model.precision, "reason": model.precision_reason}
+        if model.precision_warning:
+            out["warning"] = model.precision_warning
+        if model.gate_figures:
+            keep = ("questions", "em_loss", "f1_loss", "agreement", "confident_agreement")
+            out["gate"] = {k: model.gate_figures[k] for k in keep if k in model.gate_figures}
+        return out
+
     def answer(
         self,
         question: str,

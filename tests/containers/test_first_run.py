@@ -31,8 +31,10 @@ from app.qa.decode import Answer
 from tests.containers.harness import ROOT, free_port, http
 from tests.hub_standin import HubStandin
 from tests.qa.test_pipeline_parity import HEAD_SCALE, _assert_same, _trimmed
+from tests.tools.test_check_set import parquet_bytes, rows
 from tests.tools.test_hub_fetch import hub_env
 from tools import fetch_model
+from tools.check_set import HUB_SQUAD
 
 REPO = "lambda-nlp-test/albert-tiny-qa-first-run"
 #: Per session, as the compose project: several sessions may share the engine.
@@ -199,8 +201,12 @@ def test_make_run_first_run_fetches_converts_and_serves_the_hub_checkpoint(
 ) -> None:
     from transformers import pipeline
 
+    squad = HUB_SQUAD["1.1"]
     with HubStandin() as hub:
         hub.add_repo(REPO, checkpoint)
+        # SQuAD dev as the hub has it, cut to a few questions: the gate runs on them end to end
+        # and fails for want of 500, so QA_PRECISION=auto serves fp32 (the parity below).
+        hub.add_repo(squad.repo_id, {squad.filename: parquet_bytes(rows(40))}, repo_type="dataset")
         done = make_run(hub)
         requests = list(hub.requests)
     out = done.output
@@ -219,13 +225,29 @@ def test_make_run_first_run_fetches_converts_and_serves_the_hub_checkpoint(
         f"downloading {REPO} from the Hugging Face hub at {hub.endpoint}",
         "Fetching 6 files: 100%",  # huggingface_hub's progress bar
         "checking that the converted model loads and runs",
-        *(["building the INT8 artefact"] if wants_int8 else []),
+        *(
+            [
+                "INT8 artefact models/qa.tmp/int8 with its accuracy gate on squad",
+                "==> INT8 gate: 40 questions from ",
+                "==> INT8 gate failed: only 40 questions (the gate asks 500)",
+                "QA_PRECISION=auto serves fp32 for this model",
+            ]
+            if wants_int8
+            else []
+        ),
         "==> QA model ready: models/qa",
         f"==> building {IMAGES['QA_IMAGE']} on ",
         "(model: models/qa, ",
     ]
     _in_order(out, steps)
     assert ("INT8 artefact" in out) == wants_int8
+    asked = [path for _, path in requests if squad.repo_id in path]
+    assert bool(asked) == wants_int8, asked  # the check set came through the same hub
+    health = http("GET", done.url + "/health", None, {}).json()["functions"]["qa"]["body"]
+    serving = health["details"]["qa"]["serving"]
+    assert serving["precision"] == "fp32", serving
+    if wants_int8:
+        assert serving["reason"].startswith("auto: accuracy gate failed: only 40 questions")
     assert "error:" not in out and "Traceback" not in out
 
     reference = pipeline("question-answering", model=str(checkpoint), tokenizer=str(checkpoint))

@@ -172,7 +172,7 @@ def test_design1_models_run_the_same_images_as_design2() -> None:
             "POWERTOOLS_SERVICE_NAME": service,
         }
         if service == "qa":
-            expected["QA_PRECISION"] = "fp32"
+            expected["QA_PRECISION"] = "auto"
         assert environment == expected
         assert properties["ExecutionRoleArn"] == {"Fn::GetAtt": ["EndpointRole", "Arn"]}
 

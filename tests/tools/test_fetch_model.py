@@ -204,3 +204,26 @@ def test_probe_gives_up_on_a_silent_hub(monkeypatch: pytest.MonkeyPatch) -> None
 def test_probe_accepts_a_local_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_ENDPOINT", CLOSED_HUB)
     assert fetch_model.probe(str(tmp_path)) is None
+
+
+def test_hub_checkpoints_are_gated_on_the_squad_version_they_were_trained_for() -> None:
+    assert fetch_model.check_set_for("twmkn9/albert-base-v2-squad2") == "squad_v2"
+    assert fetch_model.check_set_for("deepset/roberta-base-squad_v2") == "squad_v2"
+    assert fetch_model.check_set_for("distilbert-base-cased-distilled-squad") == "squad"
+
+
+def test_int8_step_without_a_usable_check_set_makes_an_ungated_artefact(
+    tmp_path: Path, hf_checkpoint: Path
+) -> None:
+    """The gate cannot run (its check set is missing): the artefact is still made, without a
+    gate.json, so QA_PRECISION=auto serves fp32 and says why; a gated rerun adds the gate."""
+    model_dir = tmp_path / "qa"
+    assert fetch_model.fetch(str(hf_checkpoint), model_dir, "fp32")
+    missing = str(tmp_path / "no-such-squad.json")
+    assert fetch_model.add_int8(model_dir, "auto", missing) is True
+    assert fetch_model.int8_missing(model_dir / "int8") == []
+    assert not (model_dir / "int8" / "gate.json").exists()
+    from app.qa.model import QaModel
+
+    model = QaModel.load(model_dir, precision="auto", num_threads=1)
+    assert model.precision == "fp32" and "has no accuracy gate" in model.precision_reason

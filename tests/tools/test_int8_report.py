@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tools.int8_accuracy import _activation, _confidence_note, _curriculum, _vnni_note
+from tools.int8_accuracy import (
+    _activation,
+    _confidence_note,
+    _curriculum,
+    _gate_lines,
+    _vnni_note,
+)
 
 
 def test_curriculum_counts_short_and_full_windows_apart() -> None:
@@ -48,3 +54,35 @@ def test_confidence_note_counts_the_unsure_rest() -> None:
     note = _confidence_note(r)
     assert "(103 questions), INT8 agrees on 98.06%" in note and "the other 497" in note
     assert _confidence_note({"heldout_questions": 600}) == ""
+
+
+def test_gate_lines_give_the_rule_the_verdict_and_each_recipe_tried() -> None:
+    figures = {"em_loss": 0.5, "f1_loss": 0.2, "confident_agreement": 100.0}
+    attempt = {"figures": figures, "int8_forward_ms_384": 24.0, "fp32_forward_ms_384": 70.0}
+    gate = {
+        "passed": True,
+        "reason": "passed: EM 20.00 vs 20.50 fp32",
+        "thresholds": {"min_questions": 500, "max_em_loss": 1.0, "max_f1_loss": 1.0,
+                       "min_confident_agreement": 99.0, "confident_score": 0.1},
+        "recipe": {"calibration": "prose-128", "fp32_groups": ["ffn_out"]},
+        "search": [
+            {**attempt, "passed": False, "recipe": {"calibration": "prose-128", "fp32_groups": []},
+             "figures": {**figures, "confident_agreement": None}},
+            {**attempt, "passed": True,
+             "recipe": {"calibration": "prose-128", "fp32_groups": ["ffn_out"]}},
+        ],
+    }  # fmt: skip
+    text = "\n".join(_gate_lines(gate, "auto serves INT8"))
+    assert "On this model it passed: EM 20.00 vs 20.50 fp32; auto serves INT8." in text
+    assert "at least 99% of those fp32 is confident about (score >= 0.1)" in text
+    assert "kept in fp32: ffn_out (2 recipe(s) tried)" in text
+    assert "| prose-128, fp32: nothing | fail | +0.50 / +0.20 | - | 24.0 ms (fp32 70.0) |" in text
+    assert "| prose-128, fp32: ffn_out | pass |" in text
+    none = _gate_lines({"passed": None, "reason": "no accuracy gate ran"}, "auto serves fp32")
+    assert none == [
+        "**The accuracy gate** (`tools/int8_gate.py`, run by `make accuracy` on this held-out "
+        "split; its verdict is `int8/gate.json`): INT8 passes when, on at least 500 questions, it "
+        "loses at most 1 point of EM and 1 of F1 and keeps the answer on at least 99% of those "
+        "fp32 is confident about (score >= 0.1). On this model it no accuracy gate ran; auto "
+        "serves fp32."
+    ]

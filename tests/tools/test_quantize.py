@@ -131,8 +131,14 @@ def test_quantize_missing_artefact_file_says_how_to_rebuild(
         load_int8(broken)
 
 
-def test_quantize_auto_precision_picks_the_artefact(quantized_dir: Path) -> None:
+def test_quantize_auto_precision_needs_the_artefacts_gate(quantized_dir: Path) -> None:
+    """`make quantize` without a check set makes an artefact no gate judged: auto keeps fp32
+    (tests/tools/test_int8_gate.py covers a gate that passed); int8 forces it, with a warning."""
     from app.qa.model import QaModel
 
     model = QaModel.load(quantized_dir, precision="auto", num_threads=2)
-    assert model.precision == "int8" and model.int8_runner is not None
+    assert model.precision == "fp32" and model.int8_runner is None
+    assert "has no accuracy gate" in model.precision_reason
+    forced = QaModel.load(quantized_dir, precision="int8", num_threads=2)
+    assert forced.precision == "int8" and forced.int8_runner is not None
+    assert forced.precision_warning and "has no accuracy gate" in forced.precision_warning

@@ -61,8 +61,10 @@ AWS_REGION (``us-east-1``, only for the log group named in messages).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import sys
 import threading
 import time
 import urllib.error
@@ -75,6 +77,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tools.frontdoor import drain
+
+#: One line per call; main() sends it to stdout (the container's log). In-process users (the
+#: tests) get it through logging, captured like any other log, never printed into their output.
+log = logging.getLogger("sagemaker-runtime")
 
 ACCOUNT = "000000000000"
 VARIANT = "AllTraffic"
@@ -308,10 +314,12 @@ class Handler(BaseHTTPRequestHandler):
                 reply = self.server.invoke(name, body, headers)
         self._send(reply)
         error = dict(reply.headers).get("x-amzn-ErrorType", "").split(":", 1)[0]
-        print(
-            f"sagemaker-runtime {name or path[:100]} -> {reply.status} {error} "
-            f"{(time.monotonic() - started) * 1000:.0f} ms",
-            flush=True,
+        log.info(
+            "sagemaker-runtime %s -> %s %s %.0f ms",
+            name or path[:100],
+            reply.status,
+            error,
+            (time.monotonic() - started) * 1000,
         )
 
     def _unknown(self) -> Reply:
@@ -360,8 +368,9 @@ def main() -> None:
         float(os.environ.get("SAGEMAKER_INVOCATION_TIMEOUT") or 60),
         os.environ.get("AWS_REGION") or "us-east-1",
     )
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
     names = ", ".join(f"{e.name} -> {e.url}" for e in endpoints.values())
-    print(f"sagemaker-runtime listening on {server.server_address} ({names})", flush=True)
+    log.info("sagemaker-runtime listening on %s (%s)", server.server_address, names)
     server.serve_forever()
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tools.int8_gate import CONFIDENT_SCORE
 from tools.qa_corpus import HELDOUT_MODULUS, QaExample, describe
 from tools.qa_metrics import agreement, cosine, exact_match, f1_score, mean_percent, summarize
 from tools.train_qa import HF_DIR, TRAIN_CONTEXTS, TRAIN_INFO, corpus, predict_torch
@@ -35,9 +36,6 @@ RESULTS_FILE = "int8-accuracy.json"
 GLUONNLP_BERT_BASE_SQUAD11_F1 = {"fp32": 88.58, "int8": 88.10}
 #: Below this fp32 exact match the report says the model has not learned enough to judge INT8.
 MIN_USEFUL_EM = 50.0
-#: fp32 answers whose score (p_start * p_end, app/qa/decode.py) reaches this are "confident": the
-#: report gives INT8's agreement on them apart, since near-ties flip under any small perturbation.
-CONFIDENT_SCORE = 0.1
 
 
 @dataclass(frozen=True)

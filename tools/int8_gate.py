@@ -340,7 +340,7 @@ def search(
     ``calibration_text`` is (question, context) pairs of the check set's kind held out from the
     gate's questions, for the ``data-128`` choice. ``calibrations`` and ``groups`` (default:
     every key of ``tools.quantize.FALLBACK_GROUPS``) narrow the search."""
-    from tools.quantize import FALLBACK_GROUPS, Pair, calibration_pairs, quantize
+    from tools.quantize import FALLBACK_GROUPS
 
     int8_dir = run.model_dir / "int8"
     fp32_ms = run.forward_ms(None)
@@ -348,26 +348,12 @@ def search(
     results: dict[Recipe, Figures] = {}
 
     def attempt(recipe: Recipe) -> bool:
-        name, length = recipe.calibration.rsplit("-", 1)
-        if name == "data":
-            if not calibration_text:
-                return False
-            pairs = [Pair(q, c) for q, c in calibration_text]
-            source = "check-set text"
-        else:
-            per_context = 4 if int(length) <= 128 else 10
-            pairs = calibration_pairs(32, paragraphs_per_context=per_context)
-            source = "built-in prose"
+        if recipe.calibration.startswith("data-") and not calibration_text:
+            return False
         print(f"==> INT8 recipe {len(tried) + 1}: {recipe.describe()}", flush=True)
         began = time.perf_counter()
         try:
-            quantize(
-                run.model_dir,
-                calib_length=int(length),
-                pairs=pairs,
-                calib_source=source,
-                fp32_groups=recipe.fp32_groups,
-            )
+            _requantize(run, recipe, calibration_text)
         except ValueError as exc:  # e.g. no calibration window fills the length
             print(f"    skipped: {exc}", flush=True)
             return False
@@ -459,6 +445,8 @@ def _runner(int8_dir: Path) -> Any:
 
 
 def _requantize(run: GateRun, recipe: Recipe, calibration_text: Sequence[tuple[str, str]]) -> None:
+    """Quantize ``run.model_dir`` with ``recipe``: ``data-N`` calibrates on ``calibration_text``,
+    ``prose-N`` on the built-in prose (longer contexts at lengths above 128)."""
     from tools.quantize import Pair, calibration_pairs, quantize
 
     name, length = recipe.calibration.rsplit("-", 1)

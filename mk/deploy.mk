@@ -20,7 +20,7 @@ DEPLOY_ENV = STACK=$(STACK) AWS_REGION=$(AWS_REGION) DESIGN=$(DESIGN) ENDPOINT_K
 	PARAMS="$(PARAMS)" PY=$(PY) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) FRONT_IMAGE=$(FRONT_IMAGE) \
 	MAKE="$(MAKE)"
 
-.PHONY: deploy invoke sam-venv lint-template lock-sam
+.PHONY: deploy invoke sam-venv lint-template lock-sam sam-build sam-local
 
 $(SAM_VENV)/.installed: requirements/sam.txt
 	@echo "==> creating $(SAM_VENV) (aws-sam-cli, cfn-lint: their pydantic pin conflicts with the app's)"
@@ -35,6 +35,27 @@ sam-venv: $(SAM_VENV)/.installed ## Virtualenv with aws-sam-cli and cfn-lint (.v
 lint-template: sam-venv ## cfn-lint and `sam validate --lint` on template.yaml, both designs (offline)
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-west-1
+
+# SAM's own build and local commands on template.yaml (docs/deploy.md): `sam build` builds each
+# function's image from its Metadata (the project's Dockerfiles) on BASE_IMAGE/BUILD_IMAGE (the local
+# bases; BASE=aws for the AWS ones) with QA_MODEL_SRC baked in; DESIGN=1 builds the front image too.
+SAM = SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_BUILD_PARAMS = Design=$(DESIGN) BaseImage=$(BASE_IMAGE) BuildImage=$(BUILD_IMAGE) QaModelSrc=$(QA_MODEL_SRC)
+# Where `sam build` writes the built template; `sam local` finds it there by default.
+SAM_BUILD_DIR ?= .aws-sam/build
+# `sam local` lets a shell variable override the function variable of the same name: unset the
+# template's, so the functions run as the template configures them.
+SAM_LOCAL = env -u SERVICES -u QA_PRECISION -u LOG_LEVEL -u POWERTOOLS_METRICS_NAMESPACE \
+	-u POWERTOOLS_SERVICE_NAME $(SAM) local
+
+sam-build: sam-venv base-images ## `sam build`: the NER and QA images (DESIGN=1: and the front) from template.yaml, QA_MODEL_SRC baked in
+	$(SAM) build --build-dir $(SAM_BUILD_DIR) --parameter-overrides $(SAM_BUILD_PARAMS)
+
+sam-local: sam-build ## `sam build`, then `sam local invoke` of NerFunction and QaFunction with events/ner.json and events/qa.json
+	$(SAM_LOCAL) invoke NerFunction -t $(SAM_BUILD_DIR)/template.yaml -e events/ner.json --skip-pull-image
+	@echo
+	$(SAM_LOCAL) invoke QaFunction -t $(SAM_BUILD_DIR)/template.yaml -e events/qa.json --skip-pull-image
+	@echo
 
 deploy: ## Build, push and deploy (STACK, AWS_REGION, DESIGN=1|2, ENDPOINT_KIND, COLD_START, URL_AUTH, PULL_ACCOUNTS)
 	@$(DEPLOY_ENV) bash scripts/deploy.sh deploy

@@ -19,11 +19,12 @@ pytest_plugins = ("tests.qa_checkpoints",)
 os.environ.setdefault("SERVICES", "ner")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
 
-EVENTS_DIR = Path(__file__).parent / "events"
+# Sample function URL events at the top level, where SAM users look (`sam local invoke -e`).
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 
 
 def load_event(name: str) -> dict[str, Any]:
-    """A function URL event (payload format 2.0) from tests/events/."""
+    """A function URL event (payload format 2.0) from events/."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
     return event
 

@@ -21,7 +21,7 @@ from tests.conftest import EVENTS_DIR, LambdaContext, load_event
 
 
 def ner_event(body: Any = None, *, path: str = "/ner", b64: bool = False) -> dict[str, Any]:
-    event = load_event("ner_function_url.json")
+    event = load_event("ner.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     if body is not None:
         event["body"] = body
@@ -215,7 +215,7 @@ MALFORMED = {
 @pytest.mark.parametrize("name", sorted(MALFORMED))
 def test_boundary_malformed_event_is_400(main_module: Any, lambda_context: Any, name: str) -> None:
     change, code, names = MALFORMED[name]
-    event = load_event("ner_function_url.json")
+    event = load_event("ner.json")
     change(event)
     assert names in error_of(main_module.handler(event, lambda_context), 400, code)
 

@@ -1,4 +1,4 @@
-"""The real Mangum handler fed function URL events (payload format 2.0) from tests/events/."""
+"""The real Mangum handler fed function URL events (payload format 2.0) from events/."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def invoke(
 
 
 def test_handler_ner_function_url_event(main_module: Any, lambda_context: LambdaContext) -> None:
-    status, body, headers = invoke(main_module, "ner_function_url.json", lambda_context)
+    status, body, headers = invoke(main_module, "ner.json", lambda_context)
     assert status == 200
     assert {"text": "Ada Lovelace", "label": "PERSON", "start": 0, "end": 12} in body["entities"]
     assert headers["content-type"] == "application/json"
@@ -26,30 +26,30 @@ def test_handler_ner_function_url_event(main_module: Any, lambda_context: Lambda
 
 
 def test_handler_base64_body(main_module: Any, lambda_context: LambdaContext) -> None:
-    status, body, _ = invoke(main_module, "ner_base64_function_url.json", lambda_context)
+    status, body, _ = invoke(main_module, "ner_base64.json", lambda_context)
     assert status == 200
     assert ("Angela Merkel", "PERSON") in {(e["text"], e["label"]) for e in body["entities"]}
 
 
 def test_handler_batch(main_module: Any, lambda_context: LambdaContext) -> None:
-    status, body, _ = invoke(main_module, "ner_batch_function_url.json", lambda_context)
+    status, body, _ = invoke(main_module, "ner_batch.json", lambda_context)
     assert status == 200 and len(body["results"]) == 3 and body["results"][1]["entities"] == []
 
 
 def test_handler_invalid_json(main_module: Any, lambda_context: LambdaContext) -> None:
-    status, body, _ = invoke(main_module, "ner_invalid_json_function_url.json", lambda_context)
+    status, body, _ = invoke(main_module, "ner_invalid_json.json", lambda_context)
     assert status == 400 and body["error"]["code"] == "invalid_json"
 
 
 def test_handler_qa_not_enabled_is_404(main_module: Any, lambda_context: LambdaContext) -> None:
-    status, body, _ = invoke(main_module, "qa_function_url.json", lambda_context)
+    status, body, _ = invoke(main_module, "qa.json", lambda_context)
     assert status == 404
     assert body["error"]["code"] == "service_not_enabled"
     assert "it serves /ner" in body["error"]["message"]
 
 
 def test_handler_health(main_module: Any, lambda_context: LambdaContext) -> None:
-    status, body, _ = invoke(main_module, "health_function_url.json", lambda_context)
+    status, body, _ = invoke(main_module, "health.json", lambda_context)
     assert status == 200
     assert body["status"] == "ok" and body["services"] == ["ner"]
     ner = body["details"]["ner"]
@@ -65,7 +65,7 @@ def test_handler_logs_carry_request_id(main_module: Any, lambda_context: LambdaC
     capture.setFormatter(logger.registered_formatter)
     logging.getLogger(logger.service).addHandler(capture)
     try:
-        invoke(main_module, "qa_function_url.json", lambda_context)
+        invoke(main_module, "qa.json", lambda_context)
     finally:
         logging.getLogger(logger.service).removeHandler(capture)
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
@@ -80,7 +80,7 @@ def test_handler_importable_standalone() -> None:
 
     code = (
         "import json; from app.main import handler; from tests.conftest import LambdaContext, load_event;"
-        "r = handler(load_event('ner_function_url.json'), LambdaContext());"
+        "r = handler(load_event('ner.json'), LambdaContext());"
         "print(r['statusCode'], len(json.loads(r['body'])['entities']))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

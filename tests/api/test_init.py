@@ -60,13 +60,13 @@ def first_request_ratio(
 
 
 def test_init_ner_first_request_is_warm() -> None:
-    ratio = first_request_ratio("ner_function_url.json", {"SERVICES": "ner"})
+    ratio = first_request_ratio("ner.json", {"SERVICES": "ner"})
     assert ratio <= 1.5, f"first NER request took {ratio:.2f}x the median of the following ones"
 
 
 def test_init_qa_first_request_is_warm(qa_model_dir: Path) -> None:
     ratio = first_request_ratio(
-        "qa_function_url.json",
+        "qa.json",
         {"SERVICES": "qa", "QA_MODEL_DIR": str(qa_model_dir), "GOMP_SPINCOUNT": "1000"},
         body=json.dumps({"question": "Where was Ada born?", "context": "Ada was born in London."}),
     )

@@ -55,7 +55,7 @@ def test_limits_junk_bodies_are_4xx(client: Any, body: bytes) -> None:
 
 
 def _event_with(body: str, *, b64: bool, content_type: str = "application/json") -> dict[str, Any]:
-    event = load_event("ner_function_url.json")
+    event = load_event("ner.json")
     event["headers"]["content-type"] = content_type
     event["body"] = base64.b64encode(body.encode()).decode() if b64 else body
     event["isBase64Encoded"] = b64
@@ -105,7 +105,7 @@ def test_limits_handler_never_fails_on_junk(
 )
 @given(raw=st.binary(max_size=200))
 def test_limits_handler_raw_bytes(main_module: Any, raw: bytes) -> None:
-    event = load_event("ner_function_url.json")
+    event = load_event("ner.json")
     event["body"] = base64.b64encode(raw).decode()
     event["isBase64Encoded"] = True
     result = main_module.handler(event, LambdaContext())

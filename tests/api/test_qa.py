@@ -39,7 +39,7 @@ def test_qa_answers_are_spans_of_the_context(qa_client: Any) -> None:
 
 
 def test_qa_handler_function_url_event(qa_main: Any) -> None:
-    event = load_event("qa_function_url.json")
+    event = load_event("qa.json")
     result = qa_main.handler(event, LambdaContext())
     assert result["statusCode"] == 200, result
     context = json.loads(event["body"])["context"]
@@ -145,7 +145,7 @@ def test_qa_respects_the_lambda_deadline(qa_main: Any, monkeypatch: pytest.Monke
         return out
 
     monkeypatch.setattr(model, "forward", slow_forward)
-    event = load_event("qa_function_url.json")
+    event = load_event("qa.json")
     event["body"] = json.dumps({"question": "Who?", "context": " ".join([CONTEXT] * 30)})
     context = LambdaContext(timeout_ms=qa_main.settings.qa_deadline_margin_ms + 50)
     result = qa_main.handler(event, context)

@@ -104,7 +104,7 @@ def test_page_through_mangum_is_text_not_base64(
 ) -> None:
     from mangum import Mangum
 
-    event = copy.deepcopy(load_event("health_function_url.json"))
+    event = copy.deepcopy(load_event("health.json"))
     event["rawPath"] = path
     event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = "GET"

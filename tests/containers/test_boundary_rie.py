@@ -21,14 +21,14 @@ from tests.containers.harness import Stack, health_event, runtime_pid
 
 
 def _event(body: Any, *, b64: bool, path: str = "/ner") -> dict[str, Any]:
-    event = load_event("ner_function_url.json")
+    event = load_event("ner.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["body"], event["isBase64Encoded"] = body, b64
     return event
 
 
 def _without(key: str) -> dict[str, Any]:
-    event = load_event("ner_function_url.json")
+    event = load_event("ner.json")
     del event["requestContext"][key]
     return event
 

@@ -94,7 +94,7 @@ def _without_scores(body: dict[str, Any]) -> Any:
 
 
 def _event(path: str, body: bytes) -> dict[str, Any]:
-    event = load_event("ner_function_url.json")
+    event = load_event("ner.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["body"] = body.decode()
     return event

@@ -267,7 +267,7 @@ def test_hardening_corrupt_qa_model_is_explained_not_crash_looping(
     try:
         wait_until_answering(stack, name)
         health = stack.invoke(name, health_event())
-        event = json.loads((ROOT / "tests/events/qa_function_url.json").read_text())
+        event = json.loads((ROOT / "events/qa.json").read_text())
         result = stack.invoke(name, event)
         error = error_shape(result["statusCode"], result["body"].encode())
         assert result["statusCode"] == 503 and error["code"] == "model_unavailable", error

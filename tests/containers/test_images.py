@@ -118,7 +118,7 @@ def test_images_qa_without_model_starts_and_answers_503(
     run([*cmd, *LAMBDA_RUN_FLAGS, images["qa-no-model"]])
     try:
         metrics["qa_no_model_first_answer_s"] = round(wait_until_answering(stack, name), 2)
-        event = json.loads((ROOT / "tests/events/qa_function_url.json").read_text())
+        event = json.loads((ROOT / "events/qa.json").read_text())
         result = stack.invoke(name, event)
         body = json.loads(result["body"])
         assert result["statusCode"] == 503, body
@@ -179,7 +179,7 @@ def test_images_qa_builds_and_answers_with_mxnet_mkl(
     run([*cmd, *LAMBDA_RUN_FLAGS, tag])
     try:
         metrics["qa_mxnet_mkl_first_answer_s"] = round(wait_until_answering(stack, name), 2)
-        event = json.loads((ROOT / "tests/events/qa_function_url.json").read_text())
+        event = json.loads((ROOT / "events/qa.json").read_text())
         result = stack.invoke(name, event)
         assert result["statusCode"] == 200, result["body"]
         context = json.loads(event["body"])["context"]

@@ -14,7 +14,7 @@ from tests.containers.harness import Stack, in_process_results
 
 
 def _event(path: str, body: Any, raw_body: str | None = None) -> dict[str, Any]:
-    event = load_event("ner_function_url.json")
+    event = load_event("ner.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["body"] = raw_body if raw_body is not None else json.dumps(body)
     return event
@@ -25,10 +25,10 @@ def _comparable(result: dict[str, Any]) -> tuple[int, Any]:
 
 
 NER_EVENTS = [
-    "ner_function_url.json",
-    "ner_batch_function_url.json",
-    "ner_base64_function_url.json",
-    "ner_invalid_json_function_url.json",
+    "ner.json",
+    "ner_batch.json",
+    "ner_base64.json",
+    "ner_invalid_json.json",
 ]
 
 
@@ -43,7 +43,7 @@ def test_rie_ner_events_match_in_process_app(stack: Stack) -> None:
 
 
 def test_rie_qa_event_matches_in_process_app(stack: Stack, qa_test_model: Path) -> None:
-    events = [load_event("qa_function_url.json")]
+    events = [load_event("qa.json")]
     env = dict(os.environ, SERVICES="qa", QA_MODEL_DIR=str(qa_test_model))
     expected = in_process_results(env, events)
     got = stack.invoke("qa", events[0])
@@ -82,5 +82,5 @@ def test_rie_non_http_event_does_not_crash_the_function(stack: Stack) -> None:
     answer = json.loads(stack.invoke_raw("ner", b"{}"))
     assert answer["statusCode"] == 400, answer
     assert json.loads(answer["body"])["error"]["code"] == "invalid_event"
-    result = stack.invoke("ner", load_event("health_function_url.json"))
+    result = stack.invoke("ner", load_event("health.json"))
     assert result["statusCode"] == 200

@@ -86,6 +86,10 @@ class TrainOptions:
     seed: int = SEED
     #: Held-out questions checked with the torch model at the end (None: all of them).
     heldout_limit: int | None = None
+    #: Start from this trained checkpoint (its weights and vocabulary) instead of from noise. ALBERT
+    #: shares one layer across depth, so a checkpoint of the same width fits any ``layers``: a
+    #: 4-layer model warm-starts a 12-layer one (the bench's base-depth model, bench/checkpoint.py).
+    init_from: Path | None = None
 
     def architecture(self) -> dict[str, Any]:
         """AlbertConfig keywords (without the vocabulary size)."""
@@ -276,14 +280,18 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
     train_examples, heldout = corpus("train"), corpus("heldout")[: options.heldout_limit]
     short_examples = corpus("train-short")
     tmp = Path(tempfile.mkdtemp(prefix="hf.tmp-", dir=out))
-    texts = vocabulary_texts(train_examples)
-    print(f"==> training a SentencePiece vocabulary on {len(texts)} training texts", flush=True)
-    spiece = train_sentencepiece(texts, tmp / "spm", options.vocab_size)
+    if options.init_from is not None:
+        print(f"==> starting from {options.init_from} (its vocabulary and weights)", flush=True)
+        spiece = options.init_from / "spiece.model"
+    else:
+        texts = vocabulary_texts(train_examples)
+        print(f"==> training a SentencePiece vocabulary on {len(texts)} training texts", flush=True)
+        spiece = train_sentencepiece(texts, tmp / "spm", options.vocab_size)
     tokenizer = AlbertTokenizerFast(vocab_file=str(spiece))  # type: ignore[no-untyped-call]
     tokenizer.save_pretrained(str(tmp))
     if not (tmp / "spiece.model").is_file():
         shutil.copyfile(spiece, tmp / "spiece.model")
-    shutil.rmtree(tmp / "spm")
+    shutil.rmtree(tmp / "spm", ignore_errors=True)
     vocab_size = len(tokenizer)
     features = featurize(tokenizer, train_examples)
     short_features = featurize(tokenizer, short_examples)
@@ -309,7 +317,16 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
     # saved config says gelu_new, the activation the converter and the INT8 path must handle.
     config.hidden_act = TRAINING_ACT
     model = AlbertForQuestionAnswering(config)
-    if options.sinusoidal_positions:
+    if options.init_from is not None:
+        start = AlbertForQuestionAnswering.from_pretrained(str(options.init_from))
+        if start.config.hidden_size != options.hidden or start.config.vocab_size != vocab_size:
+            raise SystemExit(
+                f"--init-from {options.init_from}: hidden {start.config.hidden_size} and vocabulary "
+                f"{start.config.vocab_size}, but this run has hidden {options.hidden} and "
+                f"vocabulary {vocab_size}; give --hidden {start.config.hidden_size}"
+            )
+        model.load_state_dict(start.state_dict())
+    elif options.sinusoidal_positions:
         with torch.no_grad():
             table = model.albert.embeddings.position_embeddings.weight
             table.copy_(sinusoids(*table.shape).to(table.dtype) * float(table.std()) / 0.7071)
@@ -390,7 +407,7 @@ def train(out: Path, options: TrainOptions) -> dict[str, Any]:
     model.save_pretrained(str(tmp), safe_serialization=True)
     info: dict[str, Any] = {
         "architecture": {"vocab_size": vocab_size, **options.architecture()},
-        "options": asdict(options),
+        "options": {**asdict(options), "init_from": options.init_from and str(options.init_from)},
         "training_activation": TRAINING_ACT,
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.perf_counter() - began, 1),
@@ -446,6 +463,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--heldout-limit", type=int, default=None, help="check only the first N held-out questions"
     )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        metavar="HF_DIR",
+        help="start from this trained checkpoint of the same width (any number of layers)",
+    )
     parser.add_argument("--force", action="store_true", help="retrain even if OUT/hf exists")
     args = parser.parse_args(argv)
     out: Path = args.out
@@ -471,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         vocab_size=args.vocab_size,
         curriculum=args.curriculum,
         heldout_limit=args.heldout_limit,
+        init_from=args.init_from,
     )
     info = train(out, options)
     print(f"done: {out / HF_DIR} in {info['total_seconds'] / 60:.1f} min")

@@ -58,3 +58,20 @@ def test_a_short_run_writes_a_checkpoint_the_converter_accepts(tmp_path: Path) -
     convert = [sys.executable, "-m", "tools.convert", "--from-hf", str(out / "hf")]
     subprocess.run([*convert, "--out", str(tmp_path / "model")], cwd=ROOT, env=env, check=True)
     assert (tmp_path / "model" / "model.params").is_file()
+    # A deeper model warm-starts from it (one shared layer: the same weights fit any depth), with
+    # its vocabulary; a different width is refused with what to pass instead.
+    deeper = tmp_path / "deeper"
+    warm = [*run[:4], str(deeper), "--minutes", "0.02", "--heldout-limit", "2", "--layers", "6"]
+    subprocess.run([*warm, "--init-from", str(out / "hf")], cwd=ROOT, env=env, check=True)
+    config = json.loads((deeper / "hf" / "config.json").read_text())
+    assert config["num_hidden_layers"] == 6 and config["vocab_size"] == TrainOptions.vocab_size
+    assert (deeper / "hf" / "spiece.model").read_bytes() == (
+        out / "hf" / "spiece.model"
+    ).read_bytes()
+    info = json.loads((deeper / "train.json").read_text())
+    assert info["options"]["init_from"] == str(out / "hf")
+    wider = [*warm[:4], str(tmp_path / "wider"), *warm[5:], "--hidden", "64"]
+    refused = subprocess.run(
+        [*wider, "--init-from", str(out / "hf")], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "give --hidden 128" in refused.stderr

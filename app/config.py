@@ -1,7 +1,7 @@
 """All runtime configuration, read once from the environment (pydantic-settings).
 
 Precedence follows aws-lambda-powertools: explicit argument > environment variable > default.
-Every field is documented in the README's configuration table.
+Every field is documented in docs/configuration.md's table.
 """
 
 from __future__ import annotations

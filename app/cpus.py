@@ -31,9 +31,3 @@ def cpu_quota_threads(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
     if quota is None:
         return cpus
     return max(1, min(cpus, math.ceil(quota)))
-
-
-def whole_cpus(threads: int, cgroup_root: Path = Path("/sys/fs/cgroup")) -> bool:
-    """Whether ``threads`` threads each get a whole CPU: no more than the CPUs, nor the quota."""
-    quota = cpu_quota(cgroup_root)
-    return threads <= (os.cpu_count() or 1) and (quota is None or threads <= quota + 1e-9)

@@ -15,15 +15,20 @@ from types import ModuleType
 
 import numpy as np
 
-from app.cpus import cpu_quota_threads, whole_cpus
+from app.cpus import cpu_quota_threads
 from app.errors import error_summary
 from app.qa import lazy_ops
 
 log = logging.getLogger(__name__)
 
-#: libgomp spins about 100 times per microsecond: ~1 ms, and ~10 us (configure_threads).
-SPIN_WHOLE_CPUS = "100000"
-SPIN_SHARED = "1000"
+#: How long an idle OpenMP worker spins before it sleeps: libgomp spins about 100 times per
+#: microsecond, so ~10 us. Chosen by `make bench`'s contention section (bench/contention.py):
+#: QA through the RIE at 2 and 1.7 CPUs, idle and beside one busy core, spins 0 to 100,000. A
+#: ~1 ms spin (100,000) was 6-9% faster with the CPUs to itself and 6.7x (fp32) to 16x (INT8)
+#: slower beside a busy neighbour; 1,000 stays within ~10% of the best idle p50 and keeps INT8 at
+#: 124 ms p50 beside the neighbour (AMD EPYC Zen 5, 2026-12-04; docs/performance.md, "OpenMP
+#: spin"). Lambda hosts have neighbours too, so one short spin for every CPU setting.
+SPIN = "1000"
 
 
 def configure_threads(num_threads: int | None) -> int:
@@ -38,22 +43,11 @@ def configure_threads(num_threads: int | None) -> int:
             )
         return current or wanted
     os.environ["OMP_NUM_THREADS"] = str(wanted)
-    # How long an idle OpenMP worker spins before it sleeps, unless the environment says
-    # (an explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT wins). oneDNN's GEMM meets its threads at
-    # barriers microseconds apart, and mxnet's ops follow each other tens of microseconds apart:
-    # a worker that sleeps at every gap is woken again at once, and on a VM each wake-up of a
-    # halted vCPU waits for the host. So when every thread has a whole CPU (no quota below the
-    # thread count: a 3538 MB Lambda function, a SageMaker instance), the workers spin ~1 ms
-    # (SPIN_WHOLE_CPUS), as ONNX Runtime's and torch's pools do by default: fp32 forward 188 /
-    # 596 ms against 316 / 721 ms at 128 / 384 tokens under a 2-CPU quota. Under a fractional
-    # quota (3008 MB: 1.7 CPUs), where spinning burns quota the working thread needs, the long
-    # spin gained nothing, so it stays short there (SPIN_SHARED, ~10 us). Long spins collapse
-    # beside another busy process on the same CPUs (2-5x slower), which a Lambda environment
-    # never has; set GOMP_SPINCOUNT=1000 where it does. docs/performance.md, "OpenMP spin".
+    # Workers sleep after a short spin (SPIN), unless the environment says otherwise (an explicit
+    # OMP_WAIT_POLICY or GOMP_SPINCOUNT wins).
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-        spin = SPIN_WHOLE_CPUS if whole_cpus(wanted) else SPIN_SHARED
-        os.environ.setdefault("GOMP_SPINCOUNT", spin)
+        os.environ.setdefault("GOMP_SPINCOUNT", SPIN)
     return wanted
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from app.errors import ModelLoadError
 from app.qa.model import QaModel
-from app.qa.runtime import cpu_quota_threads, whole_cpus
+from app.qa.runtime import cpu_quota_threads
 from tests.qa_checkpoints import PARITY_CONFIGS
 
 TOLERANCE = 1e-4
@@ -196,45 +196,17 @@ def _run_fresh(code: str) -> None:
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
-@pytest.mark.parametrize(
-    ("files", "threads", "whole"),
-    [
-        ({"cpu.max": "200000 100000\n"}, 2, True),  # 3538 MB: two whole CPUs
-        ({"cpu.max": "170000 100000\n"}, 2, False),  # 3008 MB: 1.7 CPUs for 2 threads
-        ({"cpu.max": "170000 100000\n"}, 1, True),
-        ({"cpu.max": "max 100000\n"}, 1, True),
-        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1, False),
-        ({}, 1, True),
-        ({}, 10_000, False),  # more threads than CPUs
-    ],
-)
-def test_model_whole_cpus_means_a_cpu_per_thread_within_the_quota(
-    tmp_path: Path, files: dict[str, str], threads: int, whole: bool
-) -> None:
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    assert whole_cpus(threads, tmp_path) is whole
-
-
-def test_model_threads_spin_long_on_whole_cpus_and_short_under_a_fractional_quota(
-    tmp_path: Path,
-) -> None:
-    """The spin count follows whole_cpus; an explicit GOMP_SPINCOUNT is kept."""
+def test_model_threads_spin_short_whatever_the_quota(tmp_path: Path) -> None:
+    """One short spin on whole CPUs and under a fractional quota; an explicit count is kept."""
     (tmp_path / "cpu.max").write_text("170000 100000\n")
     code = (
         "import os\n"
-        "from pathlib import Path\n"
-        "import app.cpus\n"
         "import app.qa.runtime as rt\n"
         "for name in ('OMP_WAIT_POLICY', 'GOMP_SPINCOUNT'):\n"
         "    os.environ.pop(name, None)\n"
-        f"cgroup = Path({str(tmp_path)!r})\n"
-        "rt.whole_cpus = lambda threads: app.cpus.whole_cpus(threads, cgroup)\n"
-        "assert rt.configure_threads(2) == 2 and os.environ['GOMP_SPINCOUNT'] == rt.SPIN_SHARED\n"
+        "assert rt.configure_threads(2) == 2 and os.environ['GOMP_SPINCOUNT'] == rt.SPIN == '1000'\n"
         "del os.environ['GOMP_SPINCOUNT'], os.environ['OMP_WAIT_POLICY']\n"
-        "assert rt.configure_threads(1) == 1\n"
-        "assert os.environ['GOMP_SPINCOUNT'] == rt.SPIN_WHOLE_CPUS == '100000'\n"
+        "assert rt.configure_threads(1) == 1 and os.environ['GOMP_SPINCOUNT'] == '1000'\n"
         "del os.environ['OMP_WAIT_POLICY']\n"
         "os.environ['GOMP_SPINCOUNT'] = '7'\n"
         "rt.configure_threads(1)\n"
@@ -269,9 +241,8 @@ def test_model_import_is_cheap_and_sets_threads_before_mxnet(tiny_model_dir: Pat
         f"model = m.QaModel.load(m.Path({str(tiny_model_dir)!r}), num_threads=1)\n"
         "assert os.environ['OMP_NUM_THREADS'] == '1' and model.num_threads == 1\n"
         "assert os.environ['OMP_WAIT_POLICY'] == 'PASSIVE'\n"
-        "from app.qa.runtime import SPIN_SHARED, SPIN_WHOLE_CPUS, whole_cpus\n"
-        "spin = SPIN_WHOLE_CPUS if whole_cpus(1) else SPIN_SHARED\n"
-        "assert os.environ['GOMP_SPINCOUNT'] == spin\n"
+        "from app.qa.runtime import SPIN\n"
+        "assert os.environ['GOMP_SPINCOUNT'] == SPIN\n"
         "assert 'torch' not in sys.modules\n"
         "print('ok')\n"
     )

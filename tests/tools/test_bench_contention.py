@@ -167,12 +167,12 @@ def test_markdown_names_what_was_measured_the_rule_and_the_verdict() -> None:
     text = "\n".join(markdown(_section(_cells())))
     assert "~150-word contexts" in text and "Test CPU" in text and "2026-12-04" in text
     assert "p99 is the slowest one" in text
-    assert "| unset (image: 100,000) | 200 / 220 | 900 / 2,000 |" in text
+    assert "| unset (image: 1,000) | 200 / 220 | 900 / 2,000 |" in text
     assert "| 1,000 | 300 / 330 | 450 / 600 |" in text
     assert "minimax" in text
     assert "Recommended: **`GOMP_SPINCOUNT=1000`**" in text
     assert "INT8's tail degrades no worse than fp32's: **no**" in text
     assert "Failed: fp32, `--cpus=1.7`, spin 0: docker run: no" in text
-    # unset runs the same configuration as the explicit 100,000 on whole CPUs: a noise reading.
-    assert "fp32, --cpus=2, busy 0.95 / 0.95" in text
+    # unset runs the same configuration as the explicit 1,000: a noise reading.
+    assert "fp32, --cpus=2, busy 2.00 / 3.33" in text
     assert markdown(Skipped("no engine"))[-2] == "Skipped: no engine."

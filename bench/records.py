@@ -755,6 +755,45 @@ class Fidelity(Record):
 
 
 @dataclass(frozen=True)
+class GatedModel(Record):
+    """The bench's gate-checked model (bench.checkpoint.prepare_gated) and the gate's verdict."""
+
+    layers: int
+    hidden: int
+    heads: int
+    intermediate: int
+    vocab: int
+    trained_width: int  # the width it was trained at, before tools.widen
+    train_minutes: float
+    torch_heldout_em: float  # transformers on the held-out split, after training
+    widen_logit_difference: float  # widened vs trained logits, largest absolute difference
+    gate_passed: bool
+    gate_reason: str
+    recipe: str
+    serving: str  # what QA_PRECISION=auto serves for it: int8 or fp32
+
+
+@dataclass(frozen=True)
+class DefaultPrecision(Record):
+    """QA end to end at the default precision (auto) on a model whose answers the gate can judge,
+    beside the transformers pipeline on the same checkpoint."""
+
+    model: GatedModel
+    qa: Mapping[str, QaRun | Failed]  # per engine
+    tokens: TokenNote | None
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        tokens = data.get("tokens")
+        return cls._from(
+            data,
+            model=GatedModel.from_json(data["model"]),
+            qa=_each(lambda run: failed_or(QaRun.from_json, run), data["qa"]),
+            tokens=TokenNote.from_json(tokens) if tokens else None,
+        )
+
+
+@dataclass(frozen=True)
 class BenchResults(Record):
     """Everything one ``make bench`` measured; report.json is its JSON form."""
 
@@ -773,11 +812,17 @@ class BenchResults(Record):
     elapsed_s: float
     # None in a report.json from before the section
     designs: Designs | Skipped | Failed | None = None
+    default_precision: DefaultPrecision | Skipped | Failed | None = None
+    # bench.contention's and bench.front_memory's sections as their own JSON (those modules
+    # define and read their records; records.py does not import them). None: not in the run.
+    contention: JsonObject | None = None
+    front_memory: JsonObject | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
-        load, tokens, fidelity, designs = (
-            data.get(k) for k in ("load", "tokens_per_window_note", "fidelity", "designs")
+        load, tokens, fidelity, designs, default = (
+            data.get(k)
+            for k in ("load", "tokens_per_window_note", "fidelity", "designs", "default_precision")
         )
         return cls._from(
             data,
@@ -792,6 +837,9 @@ class BenchResults(Record):
             tokens_per_window_note=TokenNote.from_json(tokens) if tokens else None,
             fidelity=Fidelity.from_json(fidelity) if fidelity else None,
             designs=_designs(designs),
+            default_precision=None
+            if default is None
+            else skipped_or(lambda item: failed_or(DefaultPrecision.from_json, item), default),
         )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bench import checkpoint, containers, cost, designs, load, machine, report, stats
+from bench import checkpoint, containers, contention, cost, designs, load, machine, report, stats
 from bench.checkpoint import ROOT, prepare
 from bench.records import (
     BenchResults,
@@ -31,6 +31,7 @@ from bench.records import (
     ColdStart,
     CostSection,
     CostTable,
+    DefaultPrecision,
     Designs,
     Failed,
     JsonObject,
@@ -161,7 +162,12 @@ def _per_round(reps: int, rounds: int) -> int:
 
 
 def run_qa(
-    plan: Plan, paths: ModelPaths, log: Path, mkl_python: str | None, isa: Sequence[str] = ()
+    plan: Plan,
+    paths: ModelPaths,
+    log: Path,
+    mkl_python: str | None,
+    isa: Sequence[str] = (),
+    only: Mapping[str, tuple[str, dict[str, str]]] | None = None,
 ) -> dict[str, QaRun | Failed]:
     """Every QA engine, ``plan.qa_rounds`` times in a rotating order; each engine's rounds pooled.
 
@@ -179,9 +185,10 @@ def run_qa(
     )
     # name -> (engine, extra environment, python)
     engines: dict[str, tuple[str, dict[str, str], str]] = {
-        name: (engine, env, sys.executable) for name, (engine, env) in qa_engines(isa).items()
+        name: (engine, env, sys.executable)
+        for name, (engine, env) in (qa_engines(isa) if only is None else only).items()
     }
-    if mkl_python:
+    if mkl_python and only is None:
         # Its venv holds the QA image's mxnet-mkl lock, so the whole service runs there (INT8 is
         # mxnet 1.9's quantize_net_v2 only).
         engines[MKL_ENGINE] = ("project-fp32", {}, mkl_python)
@@ -202,6 +209,33 @@ def run_qa(
             else:
                 runs[name].append(dataclasses.replace(got, steal=(meter.share(),)))
     return {name: failed[name] if name in failed else stats.pooled(runs[name]) for name in names}
+
+
+def default_engines(isa: Sequence[str]) -> dict[str, tuple[str, dict[str, str]]]:
+    """The engines of the default-precision section: auto (what serves by default), fp32 for
+    reference, both capped at AVX2 on an AVX-512 CPU, and the transformers pipeline."""
+    engines: dict[str, tuple[str, dict[str, str]]] = {
+        "project-auto": ("project-auto", {}),
+        "project-fp32": ("project-fp32", {}),
+        "transformers": ("hf", {}),
+    }
+    if "avx512f" in isa:
+        engines["project-auto-avx2"] = ("project-auto", {"DNNL_MAX_CPU_ISA": "AVX2"})
+    return engines
+
+
+def run_default(plan: Plan, log: Path, isa: Sequence[str]) -> DefaultPrecision | Failed:
+    """QA at the default precision on the gate-checked model (bench.checkpoint.prepare_gated):
+    the ~150-word contexts only, end to end, in the same rotating rounds as the main section."""
+    try:
+        paths = checkpoint.prepare_gated()
+        model = checkpoint.gated_model(paths)
+    except (subprocess.CalledProcessError, OSError, KeyError, ValueError) as exc:
+        return Failed(f"the gated model could not be prepared: {exc}")
+    target = tuple((words, reps) for words, reps in plan.sizes if words == 150) or plan.sizes[:1]
+    sized = dataclasses.replace(plan, buckets=(), sizes=target)
+    runs = run_qa(sized, paths, log, None, isa, only=default_engines(isa))
+    return DefaultPrecision(model=model, qa=runs, tokens=checkpoint.token_note(paths, (150,)))
 
 
 def cold_start(runs: Sequence[ColdRun | Failed]) -> ColdStart:
@@ -317,6 +351,10 @@ def main() -> int:
         qa[MKL_ENGINE] = Failed(
             "not measured: run `make bench-mkl-venv` first (make bench passes it when present)"
         )
+    default: DefaultPrecision | Failed | Skipped = Skipped("quick mode: no gated model")
+    if not args.quick:
+        print("==> QA at the default precision on a gate-checked model", flush=True)
+        default = run_default(plan, log, at_start.isa)
     cold = run_cold(plan, paths, log)
     print("==> NER", flush=True)
     ner = run_ner(plan, log)
@@ -324,6 +362,14 @@ def main() -> int:
     skipped = Skipped("--skip-containers")
     images = (
         skipped if args.skip_containers else containers.run_containers(plan.container_reps, 3008)
+    )
+    print("==> QA with the CPU shared (bench.contention)", flush=True)
+    shared = (
+        skipped
+        if args.skip_containers
+        else contention.run_contention(
+            containers.IMAGES["qa"], "full" if name == "full" else "quick"
+        )
     )
     print("==> load on the compose stack (loopback, bounded)", flush=True)
     stack_load = skipped if args.skip_containers else run_load(plan)
@@ -349,6 +395,8 @@ def main() -> int:
         fidelity=fidelity,
         elapsed_s=time.time() - started,
         designs=both,
+        default_precision=default,
+        contention=shared.to_json(),
     )
     (args.out / "report.json").write_text(json.dumps(results.to_json(), indent=1) + "\n")
     report.write(results, args.out)

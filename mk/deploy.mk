@@ -20,7 +20,10 @@ DEPLOY_ENV = STACK=$(STACK) AWS_REGION=$(AWS_REGION) DESIGN=$(DESIGN) ENDPOINT_K
 	PARAMS="$(PARAMS)" PY=$(PY) NER_IMAGE=$(NER_IMAGE) QA_IMAGE=$(QA_IMAGE) FRONT_IMAGE=$(FRONT_IMAGE) \
 	MAKE="$(MAKE)"
 
-.PHONY: deploy invoke sam-venv lint-template lock-sam sam-build sam-local
+# `make proxy`: the local signing proxy's port (http://127.0.0.1:$(PROXY_PORT)/).
+PROXY_PORT ?= 8080
+
+.PHONY: deploy invoke proxy sam-venv lint-template lock-sam sam-build sam-local
 
 $(SAM_VENV)/.installed: requirements/sam.txt
 	@echo "==> creating $(SAM_VENV) (aws-sam-cli, cfn-lint: their pydantic pin conflicts with the app's)"
@@ -62,6 +65,9 @@ deploy: ## Build, push and deploy (STACK, AWS_REGION, DESIGN=1|2, ENDPOINT_KIND,
 
 invoke: ## Call the deployed NER and QA URLs (either design) with tools.client (SigV4 when URL_AUTH=AWS_IAM)
 	@$(DEPLOY_ENV) bash scripts/deploy.sh invoke
+
+proxy: venv ## The deployed stack's page and API on 127.0.0.1:8080 (PROXY_PORT), signed with your AWS credentials (STACK, AWS_REGION)
+	$(PY) -m tools.proxy --stack $(STACK) $(if $(AWS_REGION),--region $(AWS_REGION)) --port $(PROXY_PORT)
 
 lock-sam: $(LOCK_VENV)/.installed ## Regenerate requirements/sam.txt (hash-locked) from requirements/sam.in
 	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras \

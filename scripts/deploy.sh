@@ -158,6 +158,31 @@ deploy() {
     echo "==> QA:  $(stack_output QaFunctionUrl)"
     echo "==> dashboard: $(stack_output DashboardUrl)"
     echo "==> try it: make invoke STACK=$STACK AWS_REGION=$AWS_REGION"
+    closing_page_lines
+}
+
+# The URLs' auth type as deployed: URL_AUTH, unless PARAMS overrides FunctionUrlAuthType.
+url_auth() {
+    local auth=$URL_AUTH word
+    # shellcheck disable=SC2086 # PARAMS word-splits on purpose, as in stack_parameters
+    for word in ${PARAMS:-}; do
+        if [[ $word == FunctionUrlAuthType=* ]]; then auth=${word#*=}; fi
+    done
+    echo "$auth"
+}
+
+# How to open the page (Design 2) or call the API from a browser or curl (Design 1's front serves
+# the API only): an AWS_IAM URL answers an unsigned browser 403, so through the signing proxy.
+closing_page_lines() {
+    local what="the page"
+    [[ $DESIGN == 1 ]] && what="the API (Design 1's front serves no page)"
+    if [[ $(url_auth) == AWS_IAM ]]; then
+        echo "==> $what: make proxy STACK=$STACK AWS_REGION=$AWS_REGION, then open http://127.0.0.1:8080/"
+        echo "    (the URLs use AWS_IAM: a browser opening them directly gets {\"Message\":\"Forbidden\"};"
+        echo "    the proxy signs each request with your credentials, docs/page.md)"
+    else
+        echo "==> $what: open $(stack_output NerFunctionUrl) in a browser (public URLs, auth NONE)"
+    fi
 }
 
 invoke() {

@@ -68,11 +68,17 @@ def wants_signing(auth: Auth, url: str) -> bool:
     return auth == "iam"
 
 
-def sign(request: Request, region: str) -> Request:
-    """Add SigV4 headers (service ``lambda``) with credentials from botocore's default chain."""
+NO_CREDENTIALS = (
+    "No AWS credentials found to sign requests for function URLs with AuthType AWS_IAM. "
+    "Run 'aws configure' or 'aws sso login' and set AWS_PROFILE, or export "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+)
+
+
+def load_credentials() -> Any:
+    """The caller's credentials from botocore's default chain (environment, AWS_PROFILE, SSO,
+    instance role): a refreshable ``botocore.credentials.Credentials``. ClientError if none."""
     import botocore.session
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
     from botocore.exceptions import BotoCoreError
 
     try:
@@ -80,15 +86,38 @@ def sign(request: Request, region: str) -> Request:
     except BotoCoreError as exc:
         raise ClientError(f"Could not load AWS credentials: {exc}") from exc
     if credentials is None:
+        raise ClientError(NO_CREDENTIALS)
+    frozen(credentials)  # expired SSO or role credentials fail here, before any request
+    return credentials
+
+
+def frozen(credentials: Any) -> Any:
+    """The current key, secret and token of ``credentials``, refreshed first when they are due."""
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return credentials.get_frozen_credentials()
+    except BotoCoreError as exc:
         raise ClientError(
-            "No AWS credentials found to sign the request (the URL uses AuthType AWS_IAM). "
-            "Run 'aws configure' or 'aws sso login' and set AWS_PROFILE, or export "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; use --auth none for a public URL."
-        )
+            f"Could not refresh AWS credentials: {exc}. Sign in again (e.g. 'aws sso login')."
+        ) from exc
+
+
+def sign(request: Request, region: str, credentials: Any = None) -> Request:
+    """Add SigV4 headers (service ``lambda``) to ``request``: its method, URL, headers and body.
+
+    ``credentials`` (from ``load_credentials``) are loaded from botocore's default chain when not
+    given. The one signer of the project: ``tools.client`` and ``tools.proxy`` both use it.
+    """
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    if credentials is None:
+        credentials = load_credentials()
     aws_request = AWSRequest(
         method=request.method, url=request.url, data=request.body, headers=dict(request.headers)
     )
-    SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(aws_request)
+    SigV4Auth(frozen(credentials), "lambda", region).add_auth(aws_request)
     return Request(request.method, request.url, dict(aws_request.headers.items()), request.body)
 
 
@@ -192,7 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: HTTP {exc.status} from {url}: {exc.message}", file=sys.stderr)
         return 1
     except ClientError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        hint = (
+            " For a public URL (AuthType NONE) use --auth none."
+            if str(exc) == NO_CREDENTIALS
+            else ""
+        )
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
     print(json.dumps(answer, indent=2, ensure_ascii=False))
     return 0

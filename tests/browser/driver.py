@@ -142,8 +142,11 @@ def invoke_endpoint(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def front_door(functions: dict[str, str], default: str = "ner") -> Iterator[str]:
-    """The project's front door (tools.frontdoor) on 127.0.0.1:<free port>; yields its base URL."""
+def front_door(functions: dict[str, str], default: str = "ner", auth: Any = None) -> Iterator[str]:
+    """The project's front door (tools.frontdoor) on 127.0.0.1:<free port>; yields its base URL.
+
+    ``auth``: a ``tools.frontdoor.IamAuth`` checks SigV4 signatures as an AWS_IAM function URL.
+    """
     from tools.frontdoor import FrontDoor, Function
 
     door = FrontDoor(
@@ -151,6 +154,7 @@ def front_door(functions: dict[str, str], default: str = "ner") -> Iterator[str]
         {name: Function(name, url) for name, url in functions.items()},
         default,
         timeout=60.0,
+        auth=auth,
     )
     thread = threading.Thread(target=door.serve_forever, name="front-door", daemon=True)
     thread.start()
@@ -159,6 +163,23 @@ def front_door(functions: dict[str, str], default: str = "ner") -> Iterator[str]
     finally:
         door.shutdown()
         door.server_close()
+        thread.join(timeout=10)
+
+
+@contextmanager
+def signing_proxy(argv: list[str]) -> Iterator[str]:
+    """tools.proxy (``python -m tools.proxy`` arguments, on a free port) in a thread; yields its
+    base URL. It signs with the credentials botocore finds in the environment."""
+    from tools.proxy import build
+
+    server = build([*argv, "--port", "0"])
+    thread = threading.Thread(target=server.serve_forever, name="signing-proxy", daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
         thread.join(timeout=10)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
@@ -252,6 +253,47 @@ def test_page_through_front_door_reaches_both_functions(
     assert browser.shown_error(page, "qa") is None and browser.shown_error(page, "ner") is None
     browser.screenshot(page, "page-front-door")
     assert browser.csp_violations(browser.console_messages(page)) == []
+
+
+def test_page_through_the_signing_proxy_on_iam_function_urls(
+    page: Any, ner_app: Any, qa_app: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A deployed stack's default: two function URLs with AuthType AWS_IAM (front doors in that
+    mode). Opened directly the browser gets Forbidden; through tools.proxy the page works."""
+    from tests.deploy.conftest import ACCESS_KEY, SECRET_KEY
+    from tools.frontdoor import IamAuth
+
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    auth = IamAuth(ACCESS_KEY, SECRET_KEY, "eu-west-1")
+    with (
+        browser.invoke_endpoint(ner_app) as ner,
+        browser.invoke_endpoint(qa_app) as qa,
+        browser.front_door({"ner": ner}, "ner", auth) as ner_url,
+        browser.front_door({"qa": qa}, "qa", auth) as qa_url,
+        browser.signing_proxy(
+            ["--ner-url", ner_url, "--qa-url", qa_url, "--region", "eu-west-1"]
+        ) as base_url,
+    ):
+        page.get(ner_url)
+        assert "Forbidden" in page.find_element("tag name", "body").text
+        browser.open_page(page, base_url)
+
+        assert browser.panel_state(page, "ner") == "ready"
+        assert browser.panel_state(page, "qa") == "ready"
+        text = "Ada Lovelace was born in London in 1815 and worked with Charles Babbage."
+        assert ("London", "GPE") in browser.submit_ner(page, text)
+        answers = browser.submit_qa(page, "Where was Ada Lovelace born?", text, top_k=2)
+        expected = _api_answers(base_url, "Where was Ada Lovelace born?", text, 2)
+        assert [(a.text, a.score) for a in answers] == [(a["text"], a["score"]) for a in expected]
+        assert browser.shown_error(page, "qa") is None and browser.shown_error(page, "ner") is None
+        browser.screenshot(page, "page-signing-proxy")
+        assert browser.csp_violations(browser.console_messages(page)) == []
 
 
 def test_page_on_qa_function_serves_qa_only(page: Any, qa_app: Any) -> None:

@@ -306,3 +306,28 @@ def test_deploy_switching_a_design2_stack_to_design1_creates_the_front_repositor
     assert front_push == [
         f"docker push --quiet {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/lambda-nlp/front:{deploys[3]['FrontImageTag']}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "proxied"),
+    [
+        ({}, True),  # the template's default: AWS_IAM
+        ({"URL_AUTH": "NONE"}, False),
+        ({"PARAMS": "FunctionUrlAuthType=NONE"}, False),  # PARAMS overrides URL_AUTH
+        ({"DESIGN": "1"}, True),
+    ],
+)
+def test_deploy_closing_lines_say_how_to_open_the_page(
+    fake_aws: dict[str, str], env: dict[str, str], proxied: bool
+) -> None:
+    result = run_script("deploy", {**fake_aws, **env})
+    assert result.returncode == 0, result.stdout + result.stderr
+    tail = "\n".join(result.stdout.splitlines()[-4:])
+    proxy_line = (
+        f"make proxy STACK=lambda-nlp AWS_REGION={REGION}, then open http://127.0.0.1:8080/"
+    )
+    assert (proxy_line in tail) is proxied, tail
+    assert ('{"Message":"Forbidden"}' in tail) is proxied
+    if not proxied:
+        assert f"open https://nerurl.lambda-url.{REGION}.on.aws/ in a browser" in tail
+    assert ("Design 1's front serves no page" in tail) is (env.get("DESIGN") == "1")

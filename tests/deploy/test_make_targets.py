@@ -83,3 +83,18 @@ def test_make_targets_pass_the_design_to_the_script(target: str) -> None:
     assert line.endswith(f"bash scripts/deploy.sh {target}")
     for setting in ("DESIGN=1", "ENDPOINT_KIND=realtime", "FRONT_IMAGE=lambda-nlp/front:latest"):
         assert f" {setting} " in f" {line} ", setting
+
+
+def test_make_proxy_runs_the_signing_proxy_on_the_stack() -> None:
+    settings = ["STACK=nlp-prod", "AWS_REGION=eu-west-1", "PROXY_PORT=8099", f"PY={sys.executable}"]
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "proxy", *settings],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        f"{sys.executable} -m tools.proxy --stack nlp-prod --region eu-west-1 --port 8099"
+    )

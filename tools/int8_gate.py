@@ -334,13 +334,14 @@ def search(
 ) -> dict[str, Any]:
     """Accuracy-aware quantization of ``run.model_dir``, Intel Neural Compressor's way: the
     whole graph with each calibration choice; if none passes the gate, each layer kind kept in
-    fp32 alone with the best calibration, ranked by how far that gets; then the fewest top-ranked
+    fp32 alone with the best calibration, cheapest first (``tools.quantize.cheapest_first``: the
+    first that passes costs the least speed), ranked by how far each gets; then the fewest top-ranked
     kinds in fp32 until the gate passes. The artefact left in ``int8/`` is the first recipe
     that passed, or, when none did, the closest one with a failed gate (``auto`` serves fp32).
     ``calibration_text`` is (question, context) pairs of the check set's kind held out from the
     gate's questions, for the ``data-128`` choice. ``calibrations`` and ``groups`` (default:
     every key of ``tools.quantize.FALLBACK_GROUPS``) narrow the search."""
-    from tools.quantize import FALLBACK_GROUPS
+    from tools.quantize import cheapest_first
 
     int8_dir = run.model_dir / "int8"
     fp32_ms = run.forward_ms(None)
@@ -400,7 +401,7 @@ def search(
         raise ValueError(f"no calibration of {list(calibrations)} could be made")
     best = max(results, key=lambda r: _score(results[r]))
     ranked = []
-    for group in groups if groups is not None else FALLBACK_GROUPS:
+    for group in groups if groups is not None else cheapest_first(run.model_dir):
         recipe = Recipe(best.calibration, (group,))
         if attempt(recipe):
             return finish(recipe, True)

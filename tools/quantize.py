@@ -19,7 +19,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,12 +162,37 @@ def _batches(arrays: Sequence[Array], batch: int) -> Iterator[list[Any]]:
 #: makes each a name every application of the layer carries).
 FALLBACK_GROUPS: dict[str, tuple[str, ...]] = {
     "qa_head": ("albert_qa_",),
-    "ffn_out": ("ffn_ffn_2_",),
-    "ffn_in": ("ffn_ffn_1_",),
+    "embed_proj": ("embeddings_proj_",),
     "attn_out": ("layer_attn_out_",),
     "qkv": ("layer_qkv_",),
-    "embed_proj": ("embeddings_proj_",),
+    "ffn_in": ("ffn_ffn_1_",),
+    "ffn_out": ("ffn_ffn_2_",),
 }
+#: Multiply-adds per token of each kind, from the architecture: hidden H, embedding E, FFN I,
+#: L applications of the layer.
+FALLBACK_MACS: dict[str, Callable[[int, int, int, int], int]] = {
+    "qa_head": lambda h, e, i, layers: 2 * h,
+    "embed_proj": lambda h, e, i, layers: e * h,
+    "attn_out": lambda h, e, i, layers: h * h * layers,
+    "qkv": lambda h, e, i, layers: 3 * h * h * layers,
+    "ffn_in": lambda h, e, i, layers: h * i * layers,
+    "ffn_out": lambda h, e, i, layers: i * h * layers,
+}
+
+
+def cheapest_first(model_dir: Path) -> list[str]:
+    """:data:`FALLBACK_GROUPS` by what each costs to keep in fp32 on this model, cheapest first:
+    the search keeps the first single kind that passes, so that one is also the cheapest. (The
+    bench's base-shaped model passed with the FFN output, the dearest kind, in fp32 when the
+    order was fixed: 1.8x the whole-graph INT8 forward; docs/performance.md.)"""
+    arch = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["architecture"]
+    shape = (
+        int(arch["hidden_size"]),
+        int(arch["embedding_size"]),
+        int(arch["intermediate_size"]),
+        int(arch["num_hidden_layers"]),
+    )
+    return sorted(FALLBACK_GROUPS, key=lambda group: FALLBACK_MACS[group](*shape))
 
 
 def quantize(

@@ -142,3 +142,25 @@ def test_quantize_auto_precision_needs_the_artefacts_gate(quantized_dir: Path) -
     forced = QaModel.load(quantized_dir, precision="int8", num_threads=2)
     assert forced.precision == "int8" and forced.int8_runner is not None
     assert forced.precision_warning and "has no accuracy gate" in forced.precision_warning
+
+
+def test_fallback_kinds_are_tried_cheapest_first(tmp_path: Path) -> None:
+    """The search keeps the first single kind that passes, so it tries them by cost on the
+    model's own shape: ALBERT-base's FFN (I = 4H) costs more than its QKV, the tiny tests' less."""
+    from tools.quantize import FALLBACK_GROUPS, FALLBACK_MACS, cheapest_first
+
+    assert set(FALLBACK_MACS) == set(FALLBACK_GROUPS)
+
+    def order(hidden: int, embedding: int, ffn: int, layers: int) -> list[str]:
+        arch = {
+            "hidden_size": hidden,
+            "embedding_size": embedding,
+            "intermediate_size": ffn,
+            "num_hidden_layers": layers,
+        }
+        (tmp_path / "config.json").write_text(json.dumps({"architecture": arch}))
+        return cheapest_first(tmp_path)
+
+    base = order(768, 128, 3072, 12)
+    assert base == ["qa_head", "embed_proj", "attn_out", "qkv", "ffn_in", "ffn_out"]
+    assert order(32, 16, 64, 3).index("qkv") > order(32, 16, 64, 3).index("ffn_out")

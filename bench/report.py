@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from bench import contention
+from bench import contention, front_memory
 from bench.contention import ContentionSection
 from bench.cost import break_even
 from bench.machine import STEAL_NOTABLE
@@ -688,6 +688,15 @@ def contention_section(r: BenchResults) -> list[str]:
     )
 
 
+def front_memory_section(r: BenchResults) -> list[str]:
+    """bench.front_memory's section (Design 1's front across memory sizes), from the run's JSON."""
+    return (
+        []
+        if r.front_memory is None
+        else front_memory.markdown(front_memory.section_from_json(r.front_memory))
+    )
+
+
 def cost_section(r: BenchResults) -> list[str]:
     c = r.cost
     lines = [
@@ -917,6 +926,7 @@ SECTIONS: tuple[Callable[[BenchResults], list[str]], ...] = (
     load_section,
     contention_section,
     designs_section,
+    front_memory_section,
     cold_modes_section,
     cost_section,
 )
@@ -954,7 +964,11 @@ def write(r: BenchResults, out: Path) -> None:
     for png in plots(r, out):
         lines.append(f"![{png}]({png})")
     # The answer as pictures: cost per month by design, and each design's cold start and latency.
-    for picture in (cost_plot(r, out), designs_plot(r, out)):
+    front = None if r.front_memory is None else front_memory.section_from_json(r.front_memory)
+    front_png = (
+        front_memory.plot(front, out) if isinstance(front, front_memory.FrontMemory) else None
+    )
+    for picture in (cost_plot(r, out), designs_plot(r, out), front_png):
         if picture:
             lines += ["", f"![{picture}]({picture})"]
     for section in SECTIONS:

@@ -22,7 +22,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bench import checkpoint, containers, contention, cost, designs, load, machine, report, stats
+from bench import (
+    checkpoint,
+    containers,
+    contention,
+    cost,
+    designs,
+    front_memory,
+    load,
+    machine,
+    report,
+    stats,
+)
 from bench.checkpoint import ROOT, prepare
 from bench.records import (
     BenchResults,
@@ -375,6 +386,12 @@ def main() -> int:
     stack_load = skipped if args.skip_containers else run_load(plan)
     print("==> Design 1 vs Design 2 (same images: the hop, 8 clients, cold starts)", flush=True)
     both = skipped if args.skip_containers else run_designs(plan)
+    print("==> Design 1's front function across memory sizes (bench.front_memory)", flush=True)
+    front = (
+        skipped
+        if args.skip_containers
+        else front_memory.run_front_memory("full" if name == "full" else "quick")
+    )
     costs = cost_tables(qa, cold, ner)
     tokens = checkpoint.token_note(paths)
     fidelity = checkpoint.fidelity(paths)
@@ -397,6 +414,7 @@ def main() -> int:
         designs=both,
         default_precision=default,
         contention=shared.to_json(),
+        front_memory=front.to_json(),
     )
     (args.out / "report.json").write_text(json.dumps(results.to_json(), indent=1) + "\n")
     report.write(results, args.out)

@@ -1,7 +1,7 @@
 """Design 1 against Design 2 on the same images (issue 16): the hop each adds per request,
 throughput under concurrent clients, and the cold start of each.
 
-    python -m bench.designs [--quick | --plan quick|medium|full] [--json FILE]
+    python -m bench.designs_cli [--quick | --plan quick|medium|full] [--json FILE]
 
 Design 2 is a function image under the Lambda RIE: one Lambda environment, one request at a time,
 with Lambda-like limits (read-only root, tmpfs ``/tmp``, user 993:990, 3008 MB and the CPU share
@@ -38,7 +38,6 @@ What it measures, in one go:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -841,25 +840,3 @@ def run_designs(plan: DesignsPlan) -> Designs | Skipped | Failed:
             f"image(s) not built: {', '.join(missing)} (make images DESIGN=1, make bench-qa-image)"
         )
     return _guard(lambda: measure(plan, images))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The section alone: progress, then its Markdown on stdout (and its JSON with --json)."""
-    from bench import machine, report
-
-    parser = argparse.ArgumentParser(prog="python -m bench.designs", description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--plan", choices=list(PLANS), default=None)
-    parser.add_argument("--json", type=Path, default=None, help="write the section's record here")
-    args = parser.parse_args(argv)
-    name = args.plan or ("quick" if args.quick else "full")
-    at_start = machine.machine()
-    result = run_designs(PLANS[name])
-    if args.json:
-        args.json.write_text(json.dumps(result.to_json(), indent=1) + "\n")
-    print("\n".join(report.designs_lines(result, at_start)))
-    return 0 if isinstance(result, Designs) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -27,7 +27,7 @@ bench-quick: venv ## CI-speed smoke of the bench harness (writes to .bench-cache
 bench-designs: venv image-ner image-front bench-qa-image ## Only the Design 1 vs Design 2 section (prints its Markdown; BENCH_PLAN=quick|medium|full)
 	@mkdir -p .bench-cache
 	BENCH_QA_IMAGE=$(BENCH_QA_IMAGE) BENCH_FRONT_IMAGE=$(FRONT_IMAGE) \
-	  $(PY) -m bench.designs --plan $(or $(BENCH_PLAN),full) --json .bench-cache/designs.json
+	  $(PY) -m bench.designs_cli --plan $(or $(BENCH_PLAN),full) --json .bench-cache/designs.json
 
 bench-model: venv ## The bench's gate-checked ALBERT-base-shaped model (trained here ~15 min, widened, gated; cached)
 	OMP_NUM_THREADS=2 $(PY) -m bench.checkpoint

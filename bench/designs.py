@@ -724,6 +724,34 @@ def _guard(measure: Callable[[], T]) -> T | Failed:
         return Failed(f"{type(exc).__name__}: {str(exc)[-300:]}")
 
 
+def start_runtime(stack: Stack, base_image: str, endpoints: str) -> Container:
+    """The SageMaker runtime stand-in (tools.sagemaker_runtime on the local base image, tools/
+    mounted read-only) routing ``endpoints`` (``name=url,...``), as docker-compose.yml runs it."""
+    return stack.start(
+        "sagemaker-runtime",
+        base_image,
+        ["-m", "tools.sagemaker_runtime"],
+        [
+            "--read-only",
+            "--user",
+            "993:990",
+            "--volume",
+            f"{ROOT / 'tools'}:/opt/lambda-nlp/tools:ro",
+            "--workdir",
+            "/opt/lambda-nlp",
+            "--entrypoint",
+            "/var/lang/bin/python3",
+        ],
+        {
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "SAGEMAKER_ENDPOINTS": endpoints,
+            "SAGEMAKER_INVOCATION_TIMEOUT": "60",
+            "AWS_REGION": "us-east-1",
+        },
+        publish=False,
+    )
+
+
 def measure(plan: DesignsPlan, images: Mapping[str, str]) -> Designs:
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
@@ -747,29 +775,7 @@ def measure(plan: DesignsPlan, images: Mapping[str, str]) -> Designs:
             for s in SERVICES
         }
         endpoints = ",".join(f"{ENDPOINTS[s]}=http://{serve[s].name}:8080" for s in SERVICES)
-        runtime = stack.start(
-            "sagemaker-runtime",
-            images["base"],
-            ["-m", "tools.sagemaker_runtime"],
-            [
-                "--read-only",
-                "--user",
-                "993:990",
-                "--volume",
-                f"{ROOT / 'tools'}:/opt/lambda-nlp/tools:ro",
-                "--workdir",
-                "/opt/lambda-nlp",
-                "--entrypoint",
-                "/var/lang/bin/python3",
-            ],
-            {
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "SAGEMAKER_ENDPOINTS": endpoints,
-                "SAGEMAKER_INVOCATION_TIMEOUT": "60",
-                "AWS_REGION": "us-east-1",
-            },
-            publish=False,
-        )
+        runtime = start_runtime(stack, images["base"], endpoints)
         front = stack.start(
             "front", images["front"], (), lambda_flags(FRONT_MEMORY_MB), front_env(runtime.name)
         )

@@ -88,6 +88,7 @@ from bench.designs import (
     lambda_flags,
     ner_inputs,
     serve_workers,
+    start_runtime,
     wait_log,
     wait_ping,
     wait_ready,
@@ -783,33 +784,6 @@ def plot(section: FrontMemory, out: Path) -> str:
 
 
 # --- measuring --------------------------------------------------------------------------------
-
-
-def start_runtime(stack: Stack, base_image: str, endpoints: str) -> Container:
-    """The SageMaker runtime stand-in, as :func:`bench.designs.measure` starts it."""
-    return stack.start(
-        "sagemaker-runtime",
-        base_image,
-        ["-m", "tools.sagemaker_runtime"],
-        [
-            "--read-only",
-            "--user",
-            "993:990",
-            "--volume",
-            f"{ROOT / 'tools'}:/opt/lambda-nlp/tools:ro",
-            "--workdir",
-            "/opt/lambda-nlp",
-            "--entrypoint",
-            "/var/lang/bin/python3",
-        ],
-        {
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "SAGEMAKER_ENDPOINTS": endpoints,
-            "SAGEMAKER_INVOCATION_TIMEOUT": "60",
-            "AWS_REGION": "us-east-1",
-        },
-        publish=False,
-    )
 
 
 def rotated(items: Sequence[T], by: int) -> list[T]:

@@ -190,6 +190,16 @@ def error_reply(status: int, code: str, message: str) -> HttpReply:
     return HttpReply(status, [("content-type", "application/json")], body)
 
 
+def too_large(length: int) -> HttpReply:
+    """The 413 a function URL gives a body over its payload limit, in the project's error shape."""
+    return error_reply(
+        413,
+        "payload_too_large",
+        f"The request body has {length} bytes; function URLs accept at most "
+        f"{MAX_PAYLOAD_BYTES}. Send less text per request.",
+    )
+
+
 def forbidden_reply() -> HttpReply:
     """The 403 of a function URL with AuthType AWS_IAM."""
     body = json.dumps({"Message": FORBIDDEN_MESSAGE}, separators=(",", ":")).encode()
@@ -465,14 +475,7 @@ class Handler(BaseHTTPRequestHandler):
             # failing on a broken pipe; then close the connection.
             drain(self.rfile, length)
             self.close_connection = True
-            self._send(
-                error_reply(
-                    413,
-                    "payload_too_large",
-                    f"The request body has {length} bytes; function URLs accept at most "
-                    f"{MAX_PAYLOAD_BYTES}. Send less text per request.",
-                )
-            )
+            self._send(too_large(length))
             return
         body = self.rfile.read(length) if length else b""
         if self.server.auth is not None:

@@ -47,6 +47,7 @@ from tools.frontdoor import (
     error_reply,
     merged_health,
     route,
+    too_large,
 )
 
 HOST = "127.0.0.1"
@@ -251,14 +252,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if length > MAX_PAYLOAD_BYTES:
             drain(self.rfile, length)
             self.close_connection = True
-            self._send(
-                error_reply(
-                    413,
-                    "payload_too_large",
-                    f"The request body has {length} bytes; function URLs accept at most "
-                    f"{MAX_PAYLOAD_BYTES}. Send less text per request.",
-                )
-            )
+            self._send(too_large(length))
             return
         body = self.rfile.read(length) if length else b""
         path = urllib.parse.urlsplit(self.path).path

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import signal
 import ssl
 import sys
 import urllib.parse
@@ -450,6 +451,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # Ctrl-C and SIGTERM stop it, even when started from a background job, whose shell set
+    # SIGINT to be ignored and Python then installs no KeyboardInterrupt for it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"Open {proxy.url} (Ctrl-C stops the proxy)", flush=True)
     for upstream in proxy.upstreams.values():
         print(f"  /{upstream.name}* -> {upstream.url}/ (SigV4, {upstream.region})", flush=True)

@@ -304,7 +304,12 @@ def test_proxy_command_line_signs_with_environment_credentials(
         assert http("POST", url + "/qa", json.dumps(QA).encode(), JSON).status == 200
     finally:
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        try:
+            _, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
     assert process.returncode == 0, err
     assert "Traceback" not in err
 

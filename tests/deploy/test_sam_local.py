@@ -157,6 +157,10 @@ def test_sam_local_invoke_qa_answers_as_in_process(
     assert_same_qa_answer(json.loads(answer.stdout), want)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def start_lambda(sam_venv: Path, built: Path) -> Iterator[str]:
     """`sam local start-lambda` on a free port; its endpoint URL. Stopped with Ctrl-C (SIGINT)."""
@@ -166,7 +170,14 @@ def start_lambda(sam_venv: Path, built: Path) -> Iterator[str]:
     log = built.parent / "start-lambda.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=SAM_ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            cwd=ROOT,
+            env=SAM_ENV,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # A background job (CI started with `&`) inherits SIGINT ignored; SAM must see it.
+            preexec_fn=_default_sigint,
         )
     try:
         deadline = time.monotonic() + 120

@@ -2,10 +2,14 @@
 
 Windowing follows the transformers QA pipeline with a fast tokenizer (``truncation="only_second"``,
 ``stride=doc_stride``, ``return_overflowing_tokens=True``): each window is
-``[CLS] question [SEP] context-slice [SEP]``; a slice holds ``budget = max_seq_length - len(question)
-- 3`` context tokens and the next slice starts ``budget - doc_stride`` tokens later, so consecutive
-windows share ``doc_stride`` tokens. Unlike the pipeline, the question is cut to
-``max_question_length`` tokens (the pipeline's fast path ignores that setting and fails instead).
+``[CLS] question [SEP]*seps_between context-slice [SEP]`` (the family's
+:class:`~app.qa.families.Layout`: one separator for BERT, DistilBERT and ALBERT, two for RoBERTa's
+``<s> q </s></s> c </s>``); a slice holds ``budget = max_seq_length - len(question) -
+layout.specials`` context tokens and the next slice starts ``budget - doc_stride`` tokens later, so
+consecutive windows share ``doc_stride`` tokens. The context tokens and the closing separator have
+token type ``layout.context_type_id`` (1; RoBERTa 0), everything before them type 0. Unlike the
+pipeline, the question is cut to ``max_question_length`` tokens (the pipeline's fast path ignores
+that setting and fails instead).
 
 All windows of one request form one (W, T) batch, padded only up to the longest window rounded up
 to a bucket (:func:`seq_buckets`), so a short request never pays for 384 tokens.
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from app.qa.families import Layout
 from app.qa.tokenizer import Encoding
 
 IntArray = npt.NDArray[np.int32]
@@ -31,6 +36,8 @@ BoolArray = npt.NDArray[np.bool_]
 BUCKET_STEP = 128
 SMALL_BUCKET = 64
 FP32_BUCKET_STEP = 32
+#: The default window layout, ``[CLS] q [SEP] c [SEP]`` with context type 1 (BERT, ALBERT).
+BERT_LAYOUT = Layout()
 
 
 def bucket_step(precision: str) -> int:
@@ -121,9 +128,10 @@ def count_windows(
     max_seq_length: int,
     doc_stride: int,
     max_question_length: int,
+    layout: Layout = BERT_LAYOUT,
 ) -> int:
     """How many windows :func:`build_windows` would make (cheap; for limits before any work)."""
-    budget = max_seq_length - min(n_question, max_question_length) - 3
+    budget = max_seq_length - min(n_question, max_question_length) - layout.specials
     return len(window_starts(n_context, budget, doc_stride))
 
 
@@ -138,16 +146,17 @@ def build_windows(
     doc_stride: int,
     max_question_length: int,
     bucket_step: int = BUCKET_STEP,
+    layout: Layout = BERT_LAYOUT,
 ) -> Windows:
-    """Windows of ``[CLS] question [SEP] context-slice [SEP]``, padded to a bucket of
-    ``bucket_step`` (:func:`seq_buckets`)."""
+    """Windows of ``[CLS] question [SEP]*layout.seps_between context-slice [SEP]``, padded to a
+    bucket of ``bucket_step`` (:func:`seq_buckets`)."""
     q_ids = question.ids[:max_question_length]
     n_q = len(q_ids)
-    budget = max_seq_length - n_q - 3
+    budget = max_seq_length - n_q - layout.specials
     n_c = len(context.ids)
     starts = window_starts(n_c, budget, doc_stride)
     spans = [(s, min(s + budget, n_c)) for s in starts]
-    lengths = np.array([n_q + 3 + (e - s) for s, e in spans], dtype=np.int32)
+    lengths = np.array([n_q + layout.specials + (e - s) for s, e in spans], dtype=np.int32)
     width = bucket_for(int(lengths.max()), max_seq_length, bucket_step)
     w = len(spans)
 
@@ -163,14 +172,14 @@ def build_windows(
     c_offsets = np.asarray(context.offsets, dtype=np.int32).reshape(-1, 2)
     c_words = np.asarray(context.words, dtype=np.int32)
     best = _max_context_window(spans, n_c)
-    head = np.asarray([cls_id, *q_ids, sep_id], dtype=np.int32)
-    first = n_q + 2  # column of the first context token
+    head = np.asarray([cls_id, *q_ids, *[sep_id] * layout.seps_between], dtype=np.int32)
+    first = len(head)  # column of the first context token
     for row, (s, e) in enumerate(spans):
         n = e - s
         input_ids[row, :first] = head
         input_ids[row, first : first + n] = c_ids[s:e]
         input_ids[row, first + n] = sep_id
-        token_type_ids[row, first : first + n + 1] = 1
+        token_type_ids[row, first : first + n + 1] = layout.context_type_id
         attention_mask[row, : first + n + 1] = 1
         p_mask[row, first : first + n] = False
         offsets[row, first : first + n] = c_offsets[s:e]

@@ -17,6 +17,11 @@ it came from, following tokenizers' alignment rules, so a token's offsets are th
 first character's start to its last character's end. SentencePiece's own normaliser cannot be
 used for steps 2-3: it neither does ALBERT's lower-casing and accent stripping nor maps back to
 the original text the way tokenizers does (per grapheme cluster). No mxnet here.
+
+BERT, DistilBERT and RoBERTa checkpoints carry a Hugging Face ``tokenizer.json`` (WordPiece or
+byte-level BPE): :class:`HfTokenizer` runs it with the ``tokenizers`` library itself, which is
+what their fast tokenizers run, so ids and offsets agree by construction. :func:`load_tokenizer`
+picks the tokenizer a model directory's family needs.
 """
 
 from __future__ import annotations
@@ -26,9 +31,16 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import regex
 import sentencepiece
+
+from app.errors import ModelLoadError
+from app.qa.families import SENTENCEPIECE, TOKENIZERS
+
+if TYPE_CHECKING:
+    from app.qa.modeldir import QaConfig
 
 Span = tuple[int, int]
 #: A normalised character and the original-text span it stands for.
@@ -44,7 +56,8 @@ _SPACE_RUN = regex.compile(" {2,}")
 @dataclass(frozen=True)
 class Encoding:
     """Token ids (N,), their (start, end) character spans (N,) in the original text, and the
-    index of the word (Metaspace piece) each token belongs to (N,)."""
+    index of the word each token belongs to (N,): a Metaspace piece for ALBERT, a pre-tokenizer
+    word (tokenizers' ``word_ids``) for a ``tokenizer.json``."""
 
     ids: list[int]
     offsets: list[Span]
@@ -418,6 +431,115 @@ class AlbertTokenizer:
             else:
                 pieces.append((piece_id, start, end))
         return tuple(pieces)
+
+
+class Tokenizer(Protocol):
+    """What the service needs of a tokenizer: :class:`AlbertTokenizer` or :class:`HfTokenizer`."""
+
+    @property
+    def unk_id(self) -> int: ...
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def encode(self, text: str) -> Encoding:
+        """Token ids, original-text offsets and word indices, without special tokens."""
+        ...
+
+
+class HfTokenizer:
+    """A Hugging Face ``tokenizer.json`` (BERT/DistilBERT WordPiece, RoBERTa byte-level BPE) run
+    by the ``tokenizers`` library, as transformers' fast tokenizers run it.
+
+    :meth:`encode` gives what the fast tokenizer gives for the text as the second sequence of a
+    (question, context) pair, without the special tokens: ids, character offsets into the original
+    text (after the normaliser's accent stripping, lower-casing and CJK splitting, and RoBERTa's
+    ``trim_offsets``), and tokenizers' word index of each token. Padding and truncation are
+    switched off; the post-processor stays but adds nothing (``add_special_tokens=False``): it is
+    what trims a byte-level BPE token's offsets to exclude its leading space, as transformers
+    reports them.
+    """
+
+    def __init__(self, backend: Any, *, unk_id: int | None = None) -> None:
+        """``backend`` is a ``tokenizers.Tokenizer``; ``unk_id`` is used when its model names no
+        unknown token (byte-level BPE never needs one)."""
+        backend.no_padding()
+        backend.no_truncation()
+        self._backend = backend
+        self.vocab_size: int = backend.get_vocab_size(with_added_tokens=True)
+        unk_token = getattr(backend.model, "unk_token", None)
+        found = backend.token_to_id(unk_token) if unk_token else None
+        if found is None:
+            found = unk_id if unk_id is not None else backend.token_to_id("<unk>")
+        self.unk_id: int = found if found is not None else 0
+
+    @classmethod
+    def from_file(cls, path: Path, *, unk_id: int | None = None) -> HfTokenizer:
+        """Load a ``tokenizer.json``; ValueError if it is missing or not a tokenizers file."""
+        try:
+            backend = _read_tokenizers_file(path)
+        except ValueError as exc:
+            raise ValueError(f"{path} is not a tokenizers file: {exc}") from None
+        return cls(backend, unk_id=unk_id)
+
+    def piece_id(self, piece: str) -> int:
+        """Id of a vocabulary token (``unk_id`` if absent)."""
+        found = self._backend.token_to_id(piece)
+        return self.unk_id if found is None else int(found)
+
+    def encode(self, text: str) -> Encoding:
+        """Token ids and original-text character offsets, without [CLS]/[SEP] (``<s>``/``</s>``)."""
+        enc = self._backend.encode(text, add_special_tokens=False)
+        words: list[int] = []
+        for word in enc.word_ids:
+            # Without special tokens every token has a word; a None would start a new one.
+            words.append(word if word is not None else (words[-1] + 1 if words else 0))
+        return Encoding(list(enc.ids), [(int(s), int(e)) for s, e in enc.offsets], words)
+
+
+def _read_tokenizers_file(path: Path) -> Any:
+    """A ``tokenizers.Tokenizer`` from ``path``; ValueError says why it cannot be read."""
+    from tokenizers import Tokenizer as Backend  # imported here: ALBERT's path never needs it
+
+    try:
+        return Backend.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception for any unreadable file
+        raise ValueError(str(exc)) from None
+
+
+_TOKENIZER_FIX = (
+    "Rebuild the model directory with `make models` (the default checkpoint) or "
+    "`python -m tools.convert --from-hf SOURCE --out DIR`."
+)
+
+
+def load_tokenizer(config: QaConfig) -> AlbertTokenizer | HfTokenizer:
+    """The tokenizer of a model directory: ``spiece.model`` (ALBERT, with its SentencePiece
+    options from ``config.tokenizer``) or ``tokenizer.json`` (BERT, DistilBERT, RoBERTa).
+
+    A missing, unreadable or corrupt file raises ModelLoadError saying how to rebuild it.
+    """
+    path = config.tokenizer_path
+    settings = config.tokenizer
+    kind = config.family.tokenizer_kind
+    try:
+        if kind == SENTENCEPIECE:
+            return AlbertTokenizer(
+                path.read_bytes(),
+                do_lower_case=settings.do_lower_case,
+                keep_accents=settings.keep_accents,
+                unk_id=settings.unk_token_id,
+            )
+        if kind == TOKENIZERS:
+            return HfTokenizer(_read_tokenizers_file(path), unk_id=settings.unk_token_id)
+    except (OSError, ValueError, RuntimeError, IndexError, struct.error) as exc:
+        # UnicodeDecodeError is a ValueError; a missing or unreadable file an OSError.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ModelLoadError(
+            f"{path} is not a valid {config.family_name} tokenizer file ({reason}). "
+            f"{_TOKENIZER_FIX}"
+        ) from None
+    raise ModelLoadError(f"family {config.family_name!r} has unknown tokenizer kind {kind!r}")
 
 
 # --- Unicode-version differences ------------------------------------------------------------

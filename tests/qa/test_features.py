@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.qa.families import FAMILIES, Layout
 from app.qa.features import (
     bucket_for,
     bucket_step,
@@ -17,7 +18,7 @@ from app.qa.features import (
     seq_buckets,
     window_starts,
 )
-from app.qa.tokenizer import AlbertTokenizer, Encoding
+from app.qa.tokenizer import AlbertTokenizer, Encoding, HfTokenizer
 
 CLS, SEP, PAD = 2, 3, 0
 
@@ -163,7 +164,7 @@ def test_features_windows_match_fast_tokenizer_overflow(
 
     spiece = qa_spiece
     ours = AlbertTokenizer.from_file(spiece)
-    ref = AlbertTokenizerFast(vocab_file=str(spiece))
+    ref = AlbertTokenizerFast(vocab_file=str(spiece))  # type: ignore[no-untyped-call]
     question = "Where is the café in Tokyo?"
     context = " ".join(["the naïve 東京 question", "answer 1234 😀"] * (n_words // 2))
     expected = ref(
@@ -195,4 +196,119 @@ def test_features_windows_match_fast_tokenizer_overflow(
         seq_ids = expected.sequence_ids(row)
         assert context_cols.tolist() == [i for i, s in enumerate(seq_ids) if s == 1]
         ref_offsets = [expected["offset_mapping"][row][i] for i in context_cols]
+        assert [tuple(o) for o in w.offsets[row, context_cols].tolist()] == ref_offsets
+
+
+ROBERTA = Layout(seps_between=2, context_type_id=0)
+
+
+def test_features_roberta_layout_has_two_separators_and_one_token_type() -> None:
+    w = build_windows(
+        _encoding(5, first_id=500),
+        _encoding(20),
+        cls_id=0,
+        sep_id=2,
+        pad_id=1,
+        max_seq_length=384,
+        doc_stride=128,
+        max_question_length=64,
+        layout=ROBERTA,
+    )
+    assert int(w.lengths[0]) == 5 + 20 + 4
+    row = w.input_ids[0]
+    assert row[0] == 0 and row[6] == 2 and row[7] == 2 and row[28] == 2 and (row[29:] == 1).all()
+    assert row[8:28].tolist() == list(range(10, 30))
+    assert not w.token_type_ids.any()
+    assert w.attention_mask[0, :29].all() and not w.attention_mask[0, 29:].any()
+    assert np.flatnonzero(~w.p_mask[0]).tolist() == list(range(8, 28))
+    assert (w.offsets[0, :8] == -1).all() and (w.offsets[0, 8] == [0, 2]).all()
+    assert w.words[0, 8:28].tolist() == list(range(20)) and (w.words[0, 28:] == -1).all()
+    assert w.max_context[0, 8:28].all() and not w.max_context[0, :8].any()
+
+
+def test_features_roberta_layout_budget_counts_four_specials() -> None:
+    n_q, n_c, stride = 10, 1000, 128
+    budget = 384 - n_q - 4
+    w = build_windows(
+        _encoding(n_q, first_id=500),
+        _encoding(n_c),
+        cls_id=0,
+        sep_id=2,
+        pad_id=1,
+        max_seq_length=384,
+        doc_stride=stride,
+        max_question_length=64,
+        layout=ROBERTA,
+    )
+    counted = count_windows(
+        n_q, n_c, max_seq_length=384, doc_stride=stride, max_question_length=64, layout=ROBERTA
+    )
+    assert w.count == counted == len(window_starts(n_c, budget, stride))
+    assert int(w.lengths[0]) == 384 and (~w.p_mask[0]).sum() == budget
+    assert int(w.lengths.max()) <= 384
+
+
+@pytest.fixture(scope="module")
+def hf_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from tools.vocab import build_tokenizer_dir
+
+    root = tmp_path_factory.mktemp("hf-vocab")
+    return {
+        "bert": build_tokenizer_dir("bert", root / "bert"),
+        "bert-uncased": build_tokenizer_dir("bert", root / "bert-uncased", lowercase=True),
+        "roberta": build_tokenizer_dir("roberta", root / "roberta"),
+    }
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("variant", ["bert", "bert-uncased", "roberta"])
+@pytest.mark.parametrize(
+    ("n_words", "max_length", "stride"), [(12, 384, 128), (120, 96, 24), (300, 128, 64)]
+)
+def test_features_hf_windows_match_fast_tokenizer_overflow(
+    hf_dirs: dict[str, Path], variant: str, n_words: int, max_length: int, stride: int
+) -> None:
+    from transformers import AutoTokenizer
+
+    family = "roberta" if variant == "roberta" else "bert"
+    layout = FAMILIES[family].layout
+    ours = HfTokenizer.from_file(hf_dirs[variant] / "tokenizer.json")
+    ref = AutoTokenizer.from_pretrained(hf_dirs[variant])  # type: ignore[no-untyped-call]
+    question = "Where is the Café in  Tokyo?"
+    words = ["the", "Naïve", "東京", "question,", " answer", "1234", "😀", "Ångström", "\tend."]
+    context = " ".join(words[i % len(words)] for i in range(n_words))
+    expected = ref(
+        question,
+        context,
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        return_token_type_ids=True,
+    )
+    w = build_windows(
+        ours.encode(question),
+        ours.encode(context),
+        cls_id=ref.cls_token_id,
+        sep_id=ref.sep_token_id,
+        pad_id=ref.pad_token_id,
+        max_seq_length=max_length,
+        doc_stride=stride,
+        max_question_length=64,
+        layout=layout,
+    )
+    if n_words > 100:
+        assert w.count >= 3
+    assert w.count == len(expected["input_ids"])
+    for row in range(w.count):
+        n = int(w.lengths[row])
+        assert w.input_ids[row, :n].tolist() == expected["input_ids"][row]
+        assert w.token_type_ids[row, :n].tolist() == expected["token_type_ids"][row]
+        assert w.attention_mask[row, :n].all() and not w.attention_mask[row, n:].any()
+        assert (w.input_ids[row, n:] == ref.pad_token_id).all()
+        seq_ids = expected.sequence_ids(row)
+        context_cols = np.flatnonzero(~w.p_mask[row])
+        assert context_cols.tolist() == [i for i, s in enumerate(seq_ids) if s == 1]
+        ref_offsets = [tuple(expected["offset_mapping"][row][i]) for i in context_cols]
         assert [tuple(o) for o in w.offsets[row, context_cols].tolist()] == ref_offsets

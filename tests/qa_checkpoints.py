@@ -1,15 +1,17 @@
-"""Session fixtures for the QA model (a pytest plugin of tests/conftest.py): a SentencePiece model, random HF ALBERT QA checkpoints and
+"""Session fixtures for the QA model (a pytest plugin of tests/conftest.py): a SentencePiece model,
+random HF QA checkpoints of every family (ALBERT, BERT cased and uncased, DistilBERT, RoBERTa) and
 their converted model directories (tiny configs: each builds and converts in about a second)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tools.checkpoints import SIZES, build_hf_checkpoint
+from tools.checkpoints import FAMILY_SIZES, SIZES, build_hf_checkpoint
 from tools.spm_util import train_sentencepiece
 
 #: Small architectures that differ in every dimension the graph depends on.
@@ -45,6 +47,79 @@ PARITY_CONFIGS: dict[str, dict[str, Any]] = {
         "layer_norm_eps": 1e-5,
     },
 }
+
+
+@dataclass(frozen=True)
+class FamilyCheckpoint:
+    """A random checkpoint of a family other than ALBERT: config kwargs in the family's names."""
+
+    family: str
+    config: dict[str, Any]
+    lowercase: bool = False
+
+
+#: One small unshared-layer checkpoint per family and casing, differing in the dimensions the
+#: graph depends on (heads, layers, FFN width, activation, epsilon, position offset).
+FAMILY_CONFIGS: dict[str, FamilyCheckpoint] = {
+    "bert-cased": FamilyCheckpoint("bert", FAMILY_SIZES["bert"]["tiny"]),
+    "bert-uncased": FamilyCheckpoint(
+        "bert",
+        {
+            **FAMILY_SIZES["bert"]["tiny"],
+            "hidden_size": 48,
+            "num_attention_heads": 6,
+            "num_hidden_layers": 2,
+            "intermediate_size": 96,
+            "type_vocab_size": 3,
+            "layer_norm_eps": 1e-6,
+        },
+        lowercase=True,
+    ),
+    "distilbert": FamilyCheckpoint(
+        "distilbert",
+        {**FAMILY_SIZES["distilbert"]["tiny"], "n_heads": 2, "n_layers": 4, "hidden_dim": 40},
+    ),
+    # RoBERTa's 514 positions from offset 2 (512 tokens), one token type, eps 1e-5.
+    "roberta": FamilyCheckpoint("roberta", FAMILY_SIZES["roberta"]["tiny"]),
+}
+
+
+@pytest.fixture(scope="session")
+def family_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """name in FAMILY_CONFIGS -> a random HF QA checkpoint dir (built once per session)."""
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            spec = FAMILY_CONFIGS[name]
+            built[name] = build_hf_checkpoint(
+                tmp_path_factory.mktemp(f"hf-{name}"),
+                spec.config,
+                family=spec.family,
+                lowercase=spec.lowercase,
+            )
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def family_model_dir(
+    family_checkpoint: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
+    """name in FAMILY_CONFIGS -> the project model dir converted from that checkpoint."""
+    from tools.convert import convert
+
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            out = tmp_path_factory.mktemp(f"model-{name}")
+            convert(str(family_checkpoint(name)), out)
+            built[name] = out
+        return built[name]
+
+    return get
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,8 @@ def run_service(service: Any, examples: Sequence[QaExample]) -> tuple[list[Predi
 
 
 def service_windows(service: Any, example: QaExample) -> tuple[np.ndarray[Any, Any], ...]:
-    """(ids, types, mask) of the example's windows, exactly as the service builds them."""
+    """(ids, types, mask) of the example's windows, exactly as the service builds them (its
+    tokenizer, special ids and the family's window layout)."""
     from app.qa.features import build_windows
 
     s = service.settings
@@ -119,6 +120,7 @@ def service_windows(service: Any, example: QaExample) -> tuple[np.ndarray[Any, A
         doc_stride=s.qa_doc_stride,
         max_question_length=s.qa_max_question_length,
         bucket_step=service.bucket_step,
+        layout=service.layout,
     )
     return windows.input_ids, windows.token_type_ids, windows.attention_mask
 
@@ -186,14 +188,14 @@ def evaluate(work: Path, *, threads: int, limit: int | None) -> dict[str, Any]:
 
     print("==> the transformers (torch) model on the same questions", flush=True)
     import torch
-    from transformers import AlbertForQuestionAnswering, AlbertTokenizerFast
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     torch.set_num_threads(threads)
     began = time.perf_counter()
     with torch.inference_mode():
         torch_texts = predict_torch(
-            AlbertForQuestionAnswering.from_pretrained(str(hf)).eval(),
-            AlbertTokenizerFast.from_pretrained(str(hf)),
+            AutoModelForQuestionAnswering.from_pretrained(str(hf)).eval(),
+            AutoTokenizer.from_pretrained(str(hf), use_fast=True),  # type: ignore[no-untyped-call]
             examples,
         )
     seconds["torch"] = time.perf_counter() - began

@@ -192,7 +192,8 @@ class GateRun:
         out = []
         for row in range(ids.shape[0]):
             one = (ids[row : row + 1], types[row : row + 1], mask[row : row + 1])
-            context = (types[row] == 1) & (mask[row] != 0)
+            # The context's tokens by p_mask, not by token type: RoBERTa's context has type 0.
+            context = ~windows.p_mask[row]
             logits = runner(*one) if runner is not None else self.service.model.forward(*one)
             out.append(tuple(np.asarray(logits[k][0], dtype=np.float64)[context] for k in (0, 1)))
         return out
@@ -201,7 +202,7 @@ class GateRun:
         """Median ms of one (1, length) forward: fp32 when ``runner`` is None."""
         ids = np.full((1, length), 5, dtype=np.int32)
         types = np.zeros_like(ids)
-        types[:, length // 4 :] = 1
+        types[:, length // 4 :] = self.service.layout.context_type_id
         mask = np.ones_like(ids)
         forward = runner if runner is not None else self.service.model.forward
         forward(ids, types, mask)
@@ -421,10 +422,11 @@ def search(
 def rank(run: GateRun, calibration: str = "prose-128") -> list[dict[str, Any]]:
     """Every layer kind kept in fp32 alone (and none), measured: what each fallback recovers and
     costs. Leaves ``int8/`` holding the last recipe; callers re-make the one they chose."""
-    from tools.quantize import FALLBACK_GROUPS
+    from tools.quantize import groups_present
 
+    arch = json.loads((run.model_dir / "config.json").read_text())["architecture"]
     rows = []
-    for groups in [(), *((g,) for g in FALLBACK_GROUPS)]:
+    for groups in [(), *((g,) for g in groups_present(arch))]:
         recipe = Recipe(calibration, groups)
         print(f"==> ranking: {recipe.describe()}", flush=True)
         _requantize(run, recipe, ())

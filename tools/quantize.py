@@ -1,11 +1,12 @@
-"""Post-training INT8 quantization of the ALBERT QA graph (MXNet 1.9 + oneDNN), and its loader.
+"""Post-training INT8 quantization of the QA graph (MXNet 1.9 + oneDNN), any model family.
 
     python -m tools.quantize --model-dir DIR        (or `make quantize MODEL_DIR=DIR`)
 
 writes ``DIR/int8/``: the quantized masked graph (``padded-symbol.json`` +
 ``padded-0000.params``), calibrated with ``quantize_net_v2`` (smart mode, channel-wise, naive
 min/max) on question/context windows made by the real tokenizer from English prose below (not
-random ids), after oneDNN subgraph fusion; plus ``fidelity.json`` comparing INT8 with fp32.
+random ids; the family's own tokenizer and window layout), after oneDNN subgraph fusion; plus
+``fidelity.json`` comparing INT8 with fp32.
 
 Loading and running the artefact is the product's job (:mod:`app.qa.int8`); this module is the
 offline tool that makes it.
@@ -111,17 +112,12 @@ def _windows_at(model_dir: Path, pairs: Sequence[Pair], length: int) -> dict[str
     Returns (N, length) arrays ``input_ids``, ``token_type_ids``, ``attention_mask``.
     """
     from app.qa.features import build_windows
-    from app.qa.modeldir import AlbertQaConfig
-    from app.qa.tokenizer import AlbertTokenizer
+    from app.qa.modeldir import QaConfig
+    from app.qa.tokenizer import load_tokenizer
 
-    config = AlbertQaConfig.load(model_dir)
+    config = QaConfig.load(model_dir)
     tok = config.tokenizer
-    tokenizer = AlbertTokenizer.from_file(
-        config.spiece_path,
-        do_lower_case=tok.do_lower_case,
-        keep_accents=tok.keep_accents,
-        unk_id=tok.unk_token_id,
-    )
+    tokenizer = load_tokenizer(config)
     rows: dict[str, list[Array]] = {
         "input_ids": [],
         "token_type_ids": [],
@@ -137,6 +133,7 @@ def _windows_at(model_dir: Path, pairs: Sequence[Pair], length: int) -> dict[str
             max_seq_length=length,
             doc_stride=max(length // 3, 1),
             max_question_length=min(64, length // 4),
+            layout=config.family.layout,
         )
         if w.input_ids.shape[1] != length:
             continue  # the context was too short to fill a window of this length
@@ -157,19 +154,20 @@ def _batches(arrays: Sequence[Array], batch: int) -> Iterator[list[Any]]:
         yield [mx.nd.array(a[i : i + batch], dtype="float32") for a in arrays]
 
 
-#: Layer kinds the accuracy-aware search (tools.int8_gate) may keep in fp32, by the substring of
-#: their node names in the fp32 graph (app/qa/model.py's prefixes; ALBERT's one shared layer
-#: makes each a name every application of the layer carries).
+#: Layer kinds the accuracy-aware search (tools.int8_gate) may keep in fp32, by substrings of
+#: their node names in the fp32 graph (app/qa/model.py's Gluon prefixes: ``qanet_layer_qkv_fwd``
+#: for ALBERT's one shared layer, which every application of it carries, ``qanet_layer3_qkv_fwd``
+#: for layer 3 of a BERT-shaped stack; each pattern matches the kind in every layer).
 FALLBACK_GROUPS: dict[str, tuple[str, ...]] = {
-    "qa_head": ("albert_qa_",),
-    "embed_proj": ("embeddings_proj_",),
-    "attn_out": ("layer_attn_out_",),
-    "qkv": ("layer_qkv_",),
-    "ffn_in": ("ffn_ffn_1_",),
-    "ffn_out": ("ffn_ffn_2_",),
+    "qa_head": ("_qa_outputs_",),
+    "embed_proj": ("_embeddings_proj_",),
+    "attn_out": ("_attn_out_",),
+    "qkv": ("_qkv_",),
+    "ffn_in": ("_ffn_ffn_1_",),
+    "ffn_out": ("_ffn_ffn_2_",),
 }
 #: Multiply-adds per token of each kind, from the architecture: hidden H, embedding E, FFN I,
-#: L applications of the layer.
+#: L layers (applications of the shared layer or layers of their own: the same compute).
 FALLBACK_MACS: dict[str, Callable[[int, int, int, int], int]] = {
     "qa_head": lambda h, e, i, layers: 2 * h,
     "embed_proj": lambda h, e, i, layers: e * h,
@@ -178,13 +176,23 @@ FALLBACK_MACS: dict[str, Callable[[int, int, int, int], int]] = {
     "ffn_in": lambda h, e, i, layers: h * i * layers,
     "ffn_out": lambda h, e, i, layers: i * h * layers,
 }
+#: Kinds that exist only when an architecture flag is true (default true: format 1 is ALBERT).
+FALLBACK_NEEDS: dict[str, str] = {"embed_proj": "embedding_projection"}
+
+
+def groups_present(arch: dict[str, Any]) -> list[str]:
+    """The keys of :data:`FALLBACK_GROUPS` whose layers the graph of ``arch`` (config.json's
+    ``architecture``) has: no ``embed_proj`` without an embedding projection (BERT and the
+    others), where keeping it in fp32 would change nothing."""
+    return [g for g in FALLBACK_GROUPS if arch.get(FALLBACK_NEEDS.get(g, ""), True) is not False]
 
 
 def cheapest_first(model_dir: Path) -> list[str]:
-    """:data:`FALLBACK_GROUPS` by what each costs to keep in fp32 on this model, cheapest first:
-    the search keeps the first single kind that passes, so that one is also the cheapest. (The
-    bench's base-shaped model passed with the FFN output, the dearest kind, in fp32 when the
-    order was fixed: 1.8x the whole-graph INT8 forward; docs/performance.md.)"""
+    """The kinds of :data:`FALLBACK_GROUPS` this model has (:func:`groups_present`), by what each
+    costs to keep in fp32 on it, cheapest first: the search keeps the first single kind that
+    passes, so that one is also the cheapest. (The bench's base-shaped model passed with the FFN
+    output, the dearest kind, in fp32 when the order was fixed: 1.8x the whole-graph INT8
+    forward; docs/performance.md.)"""
     arch = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["architecture"]
     shape = (
         int(arch["hidden_size"]),
@@ -192,7 +200,7 @@ def cheapest_first(model_dir: Path) -> list[str]:
         int(arch["intermediate_size"]),
         int(arch["num_hidden_layers"]),
     )
-    return sorted(FALLBACK_GROUPS, key=lambda group: FALLBACK_MACS[group](*shape))
+    return sorted(groups_present(arch), key=lambda group: FALLBACK_MACS[group](*shape))
 
 
 def quantize(

@@ -1,8 +1,11 @@
-"""ALBERT for extractive QA on Apache MXNet Gluon: the only module that imports mxnet.
+"""Extractive-QA encoders on Apache MXNet Gluon: the only module that imports mxnet.
 
-gluonnlp 0.10 has no ALBERT, so the model is assembled here: factorised embeddings, one shared
-layer (fused self-attention, then gluonnlp's ``PositionwiseFFN`` with its ``GELU``), a Dense(2)
-head.
+One graph serves every family (:mod:`app.qa.families`), driven only by :class:`Architecture`:
+word + token-type + position embeddings (positions from ``position_offset``), LayerNorm, a Dense
+E -> H when ``embedding_projection`` (ALBERT's factorised embedding); then post-LN transformer
+layers (fused self-attention, then gluonnlp's ``PositionwiseFFN``), one shared layer applied
+``num_hidden_layers`` times when ``shared_layers`` (ALBERT) or that many layers of their own
+(BERT, DistilBERT, RoBERTa); a Dense(2) head. gluonnlp 0.10 has no ALBERT, hence the assembly here.
 
 The graph works in MXNet's (T, B, C) sequence-major layout because the MKL-DNN fused attention
 ops ``interleaved_matmul_selfatt_qk`` / ``_valatt`` want it, with Q, K and V projected by one
@@ -27,7 +30,7 @@ import numpy.typing as npt
 
 from app.errors import ModelLoadError, error_summary
 from app.qa.int8 import load_int8, read_gate
-from app.qa.modeldir import INT8_DIR, AlbertQaConfig, Architecture
+from app.qa.modeldir import INT8_DIR, Architecture, QaConfig
 from app.qa.runtime import configure_threads, load_kernels
 from app.qa.runtime import gluonnlp as _nlp
 from app.qa.runtime import mxnet as _mx
@@ -75,10 +78,14 @@ def _tanh_gelu() -> Any:
 
 
 def build_net(arch: Architecture) -> Any:
-    """The fp32 ALBERT QA HybridBlock for ``arch`` (parameters not initialised).
+    """The fp32 QA HybridBlock for ``arch`` (parameters not initialised).
 
     Inputs: input_ids, token_type_ids (B, T) float32 and optionally attention_mask (B, T)
     float32 (1 = token, 0 = pad). Output: (2, B, T) float32, start then end logits.
+
+    Gluon prefixes make the node names :mod:`tools.quantize` matches: ``qanet_embeddings_*``,
+    ``qanet_layer_*`` (the shared layer, every application) or ``qanet_layer{i}_*`` (layer i of
+    their own), ``qanet_qa_outputs_fwd``.
     """
     mx = _mx()
     nn = mx.gluon.nn
@@ -86,7 +93,7 @@ def build_net(arch: Architecture) -> Any:
     fused = load_kernels()
 
     class Embeddings(Base):  # type: ignore[misc]
-        """Factorised embedding: (B, T) ids -> (T, B, H)."""
+        """Word + token type + position embedding, LayerNorm[, Dense E -> H]: (B, T) -> (T, B, H)."""
 
         def __init__(self) -> None:
             super().__init__(prefix="embeddings_")
@@ -96,25 +103,31 @@ def build_net(arch: Architecture) -> Any:
                 self.position_embed = nn.Embedding(arch.max_position_embeddings, e, prefix="pos_")
                 self.token_type_embed = nn.Embedding(arch.type_vocab_size, e, prefix="type_")
                 self.layer_norm = nn.LayerNorm(epsilon=arch.layer_norm_eps, in_channels=e)
-                self.proj = nn.Dense(arch.hidden_size, flatten=False, in_units=e, prefix="proj_")
+                if arch.embedding_projection:
+                    self.proj = nn.Dense(
+                        arch.hidden_size, flatten=False, in_units=e, prefix="proj_"
+                    )
 
         def hybrid_forward(self, F: Any, input_ids: Any, token_type_ids: Any) -> Any:
             ids = F.transpose(input_ids)  # (T, B)
-            positions = F.contrib.arange_like(ids, axis=0)  # (T,)
+            # (T,) position ids; RoBERTa's count from its padding index + 1.
+            offset = {"start": arch.position_offset} if arch.position_offset else {}
+            positions = F.contrib.arange_like(ids, axis=0, **offset)
             x = self.word_embed(ids) + self.token_type_embed(F.transpose(token_type_ids))
             x = F.broadcast_add(x, F.expand_dims(self.position_embed(positions), axis=1))
-            return self.proj(self.layer_norm(x))
+            x = self.layer_norm(x)
+            return self.proj(x) if arch.embedding_projection else x
 
     class Layer(Base):  # type: ignore[misc]
         """One post-LN transformer layer: (T, B, H) -> (T, B, H).
 
         Self-attention on the fused interleaved ops, then gluonnlp's ``PositionwiseFFN``
         (Dense -> activation -> Dense, residual, LayerNorm): the same block gluonnlp's
-        ``BERTEncoderCell`` ends with, here with ALBERT's activation and LayerNorm epsilon.
+        ``BERTEncoderCell`` ends with, here with the checkpoint's activation and epsilon.
         """
 
-        def __init__(self) -> None:
-            super().__init__(prefix="layer_")
+        def __init__(self, prefix: str) -> None:
+            super().__init__(prefix=prefix)
             h, i = arch.hidden_size, arch.intermediate_size
             with self.name_scope():
                 self.qkv = nn.Dense(3 * h, flatten=False, in_units=h, prefix="qkv_")
@@ -148,27 +161,42 @@ def build_net(arch: Architecture) -> Any:
             x = self.attn_norm(x + self.attn_out(context))
             return self.ffn(x)
 
-    class AlbertQa(Base):  # type: ignore[misc]
-        """Embeddings, ``num_hidden_layers`` applications of one shared layer, Dense(2)."""
+    class QaNet(Base):  # type: ignore[misc]
+        """Embeddings, ``num_hidden_layers`` layer applications, Dense(2).
+
+        ``layer`` is the one shared layer (``shared_layers``), else ``layers[i]`` layer i.
+        """
 
         def __init__(self) -> None:
-            super().__init__(prefix="albert_")
+            super().__init__(prefix="qanet_")
             with self.name_scope():
                 self.embeddings = Embeddings()
-                self.layer = Layer()
+                if arch.shared_layers:
+                    self.layer = Layer("layer_")
+                else:
+                    self.layers = nn.HybridSequential(prefix="")
+                    with self.layers.name_scope():
+                        for index in range(arch.num_hidden_layers):
+                            self.layers.add(Layer(f"layer{index}_"))
                 self.qa_outputs = nn.Dense(
-                    2, flatten=False, in_units=arch.hidden_size, prefix="qa_"
+                    2, flatten=False, in_units=arch.hidden_size, prefix="qa_outputs_"
                 )
+
+        def stack(self) -> list[Any]:
+            """The layer applied at each depth, in order."""
+            if arch.shared_layers:
+                return [self.layer] * arch.num_hidden_layers
+            return [self.layers[index] for index in range(arch.num_hidden_layers)]
 
         def hybrid_forward(
             self, F: Any, input_ids: Any, token_type_ids: Any, attention_mask: Any = None
         ) -> Any:
             x = self.embeddings(input_ids, token_type_ids)
-            for _ in range(arch.num_hidden_layers):
-                x = self.layer(x, attention_mask)
+            for layer in self.stack():
+                x = layer(x, attention_mask)
             return F.transpose(self.qa_outputs(x), axes=(2, 1, 0))  # (2, B, T)
 
-    return AlbertQa()
+    return QaNet()
 
 
 def _masked_graph(body: Any) -> Any:
@@ -216,35 +244,53 @@ def write_params(arch: Architecture, arrays: Mapping[str, Array], path: Path) ->
 
 
 def param_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
-    """Structural parameter name -> shape, as stored in ``model.params``."""
+    """Structural parameter name -> shape, as stored in ``model.params``.
+
+    Layer parameters are ``layer.*`` for the shared layer and ``layers.{i}.*`` otherwise; the
+    ``embeddings.proj.*`` Dense exists only with ``embedding_projection``.
+    """
     h, e, i = arch.hidden_size, arch.embedding_size, arch.intermediate_size
-    return {
+    shapes: dict[str, tuple[int, ...]] = {
         "embeddings.word_embed.weight": (arch.vocab_size, e),
         "embeddings.position_embed.weight": (arch.max_position_embeddings, e),
         "embeddings.token_type_embed.weight": (arch.type_vocab_size, e),
         "embeddings.layer_norm.gamma": (e,),
         "embeddings.layer_norm.beta": (e,),
-        "embeddings.proj.weight": (h, e),
-        "embeddings.proj.bias": (h,),
-        "layer.qkv.weight": (3 * h, h),
-        "layer.qkv.bias": (3 * h,),
-        "layer.attn_out.weight": (h, h),
-        "layer.attn_out.bias": (h,),
-        "layer.attn_norm.gamma": (h,),
-        "layer.attn_norm.beta": (h,),
-        "layer.ffn.ffn_1.weight": (i, h),
-        "layer.ffn.ffn_1.bias": (i,),
-        "layer.ffn.ffn_2.weight": (h, i),
-        "layer.ffn.ffn_2.bias": (h,),
-        "layer.ffn.layer_norm.gamma": (h,),
-        "layer.ffn.layer_norm.beta": (h,),
-        "qa_outputs.weight": (2, h),
-        "qa_outputs.bias": (2,),
     }
+    if arch.embedding_projection:
+        shapes["embeddings.proj.weight"] = (h, e)
+        shapes["embeddings.proj.bias"] = (h,)
+    layer = {
+        "qkv.weight": (3 * h, h),
+        "qkv.bias": (3 * h,),
+        "attn_out.weight": (h, h),
+        "attn_out.bias": (h,),
+        "attn_norm.gamma": (h,),
+        "attn_norm.beta": (h,),
+        "ffn.ffn_1.weight": (i, h),
+        "ffn.ffn_1.bias": (i,),
+        "ffn.ffn_2.weight": (h, i),
+        "ffn.ffn_2.bias": (h,),
+        "ffn.layer_norm.gamma": (h,),
+        "ffn.layer_norm.beta": (h,),
+    }
+    for prefix in layer_prefixes(arch):
+        shapes.update({prefix + name: shape for name, shape in layer.items()})
+    shapes["qa_outputs.weight"] = (2, h)
+    shapes["qa_outputs.bias"] = (2,)
+    return shapes
+
+
+def layer_prefixes(arch: Architecture) -> list[str]:
+    """The structural name prefix of each layer with parameters of its own: ``["layer."]``
+    (shared) or ``["layers.0.", "layers.1.", ...]``."""
+    if arch.shared_layers:
+        return ["layer."]
+    return [f"layers.{index}." for index in range(arch.num_hidden_layers)]
 
 
 class QaModel:
-    """A loaded ALBERT QA model: numpy in, numpy out.
+    """A loaded QA model (any family): numpy in, numpy out.
 
     ``net`` is the fp32 HybridBlock holding the parameters (call it with ids, types[, mask]);
     ``graph_padded`` is its hybridized masked form, the one every forward runs and
@@ -254,7 +300,7 @@ class QaModel:
 
     def __init__(
         self,
-        config: AlbertQaConfig,
+        config: QaConfig,
         net: Any,
         *,
         precision: str = "fp32",
@@ -289,7 +335,7 @@ class QaModel:
         int8 past a gate that did not pass sets ``model.precision_warning``.
         """
         started = time.perf_counter()
-        config = AlbertQaConfig.load(Path(model_dir))
+        config = QaConfig.load(Path(model_dir))
         if precision not in ("auto", "fp32", "int8"):
             raise ModelLoadError(f"QA precision {precision!r} is unknown; use auto, fp32 or int8")
         int8_dir = config.int8_dir
@@ -360,10 +406,11 @@ class QaModel:
                 f"{np.shape(input_ids)}, {np.shape(token_type_ids)}, {np.shape(attention_mask)}"
             )
         arch = self.config.architecture
-        if shape[1] > arch.max_position_embeddings:
+        if shape[1] > arch.max_tokens:
+            offset = f" from position {arch.position_offset}" if arch.position_offset else ""
             raise ValueError(
                 f"sequence length {shape[1]} exceeds max_position_embeddings "
-                f"{arch.max_position_embeddings}"
+                f"{arch.max_position_embeddings}{offset}: at most {arch.max_tokens} tokens"
             )
 
     def forward(
@@ -396,8 +443,8 @@ class QaModel:
         mask = mx.nd.array(attention_mask, dtype="float32")
         x = self.net.embeddings(ids, types)
         states = [x]
-        for _ in range(self.config.architecture.num_hidden_layers):
-            x = self.net.layer(x, mask)
+        for layer in self.net.stack():
+            x = layer(x, mask)
             states.append(x)
         return [s.asnumpy().transpose(1, 0, 2).astype(np.float32) for s in states]
 

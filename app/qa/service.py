@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -23,11 +22,11 @@ from app.config import Settings
 from app.errors import (
     BadRequestError,
     DeadlineExceededError,
-    ModelLoadError,
 )
 from app.qa.decode import Answer, decode_answers
+from app.qa.families import Layout
 from app.qa.features import Windows, bucket_step, build_windows, count_windows, seq_buckets
-from app.qa.tokenizer import AlbertTokenizer
+from app.qa.tokenizer import Tokenizer, load_tokenizer
 
 if TYPE_CHECKING:
     from app.qa.model import QaModel
@@ -63,12 +62,13 @@ class QaService:
     def __init__(
         self,
         model: QaModel,
-        tokenizer: AlbertTokenizer,
+        tokenizer: Tokenizer,
         settings: Settings,
         *,
         name: str,
         version: str,
         special_ids: tuple[int, int, int],
+        layout: Layout | None = None,
         load_seconds: dict[str, float] | None = None,
         chunk_windows: int = CHUNK_WINDOWS,
     ) -> None:
@@ -78,9 +78,12 @@ class QaService:
         self.name = name
         self.version = version
         self.cls_id, self.sep_id, self.pad_id = special_ids
+        self.layout = layout or model.config.family.layout
+        #: QA_MAX_SEQ_LENGTH, capped at the longest window the model's positions hold.
+        self.max_seq_length = max_window(settings, model.config.architecture.max_tokens)
         self.load_seconds: dict[str, float] = dict(load_seconds or {})
         self.bucket_step = bucket_step(model.precision)
-        self.buckets = seq_buckets(settings.qa_max_seq_length, self.bucket_step)
+        self.buckets = seq_buckets(self.max_seq_length, self.bucket_step)
         self.chunk_windows = chunk_windows
         self._forward_lock = threading.Lock()
         # Last measured forward seconds per window, per bucket: the deadline estimate.
@@ -91,48 +94,40 @@ class QaService:
         """Load tokenizer, config and model from ``settings.qa_model_dir``; warm it up."""
         t0 = time.perf_counter()
         model_dir = Path(settings.qa_model_dir)
-        # The model's version hashes ~50 MB of files: on the other CPU while mxnet imports
-        # (hashlib releases the GIL); a failure is raised by the synchronous retry below.
+        # The model's version hashes its small files, and its weights only in a directory whose
+        # config predates params_sha256 (~50 MB for ALBERT-base): on the other CPU while mxnet
+        # imports (hashlib releases the GIL); a failure is raised by the synchronous retry below.
         fingerprint: list[str] = []
         hasher = threading.Thread(
             target=_fingerprint_into, args=(fingerprint, model_dir), name="qa-fingerprint"
         )
         hasher.start()
         from app.qa.model import QaModel
-        from app.qa.modeldir import AlbertQaConfig
+        from app.qa.modeldir import QaConfig
         from app.qa.runtime import import_framework
 
         import_framework(settings.num_threads)
         t1 = time.perf_counter()
-        config = AlbertQaConfig.load(model_dir)
+        config = QaConfig.load(model_dir)
         tok = config.tokenizer
-        try:
-            tokenizer = AlbertTokenizer.from_file(
-                config.spiece_path,
-                do_lower_case=tok.do_lower_case,
-                keep_accents=tok.keep_accents,
-                unk_id=tok.unk_token_id,
-            )
-        except (ValueError, IndexError, struct.error) as exc:  # UnicodeDecodeError is a ValueError
-            raise ModelLoadError(
-                f"{config.spiece_path} is not a SentencePiece model ({exc}). Rebuild the model "
-                "directory with `make models`."
-            ) from None
+        tokenizer = load_tokenizer(config)
         special_ids = (tok.cls_token_id, tok.sep_token_id, tok.pad_token_id)
         model = QaModel.load(
             model_dir, precision=settings.qa_precision, num_threads=settings.num_threads
         )
         t2 = time.perf_counter()
-        model.warmup(warm_lengths(model.precision, settings.qa_max_seq_length), [1])
+        longest = max_window(settings, config.architecture.max_tokens)
+        model.warmup(warm_lengths(model.precision, longest), [1])
         t3 = time.perf_counter()
         hasher.join()
         return cls(
             model,
             tokenizer,
             settings,
-            name=f"albert-qa-{model.precision}",
+            name=f"{config.family_name}-qa-{model.precision}",
             version=fingerprint[0] if fingerprint else _fingerprint(model_dir),
             special_ids=special_ids,
+            layout=config.family.layout,
             load_seconds={
                 "import": round(t1 - t0, 4),
                 "load": round(t2 - t1, 4),
@@ -222,7 +217,7 @@ class QaService:
         if not c.ids:
             raise BadRequestError("The context has no text to search; send a non-empty context.")
         n_q = min(len(q.ids), s.qa_max_question_length)
-        budget = s.qa_max_seq_length - n_q - 3
+        budget = self.max_seq_length - n_q - self.layout.specials
         if doc_stride >= budget:
             raise BadRequestError(
                 f"doc_stride {doc_stride} must be smaller than the {budget} context tokens a "
@@ -231,9 +226,10 @@ class QaService:
         n_windows = count_windows(
             len(q.ids),
             len(c.ids),
-            max_seq_length=s.qa_max_seq_length,
+            max_seq_length=self.max_seq_length,
             doc_stride=doc_stride,
             max_question_length=s.qa_max_question_length,
+            layout=self.layout,
         )
         limits.check_windows(len(c.ids), n_windows, budget - doc_stride, s)
         return build_windows(
@@ -242,10 +238,11 @@ class QaService:
             cls_id=self.cls_id,
             sep_id=self.sep_id,
             pad_id=self.pad_id,
-            max_seq_length=s.qa_max_seq_length,
+            max_seq_length=self.max_seq_length,
             doc_stride=doc_stride,
             max_question_length=s.qa_max_question_length,
             bucket_step=self.bucket_step,
+            layout=self.layout,
         )
 
     def _forward(
@@ -284,6 +281,12 @@ class QaService:
         return start, end
 
 
+def max_window(settings: Settings, max_tokens: int) -> int:
+    """The longest window: QA_MAX_SEQ_LENGTH, or fewer when the model's position table holds
+    fewer tokens (``Architecture.max_tokens``: RoBERTa's 514 positions hold 512)."""
+    return min(settings.qa_max_seq_length, max_tokens)
+
+
 #: fp32's warm-up length: the cheapest shape that runs the graph's first call.
 WARM_UP_TOKENS = 16
 
@@ -308,10 +311,23 @@ def _fingerprint_into(out: list[str], model_dir: Path) -> None:
         out.append(_fingerprint(model_dir))
 
 
+#: Files a model's version covers besides its weights (the tokenizer file is one of the last two).
+_VERSIONED = ("config.json", "spiece.model", "tokenizer.json")
+
+
 def _fingerprint(model_dir: Path) -> str:
-    """Short content hash of config, vocabulary and weights (about 50 ms for ALBERT-base)."""
+    """Short content hash of config, vocabulary and weights.
+
+    The weights enter through ``params_sha256`` in config.json, which the converter writes, so
+    init reads a few small files whatever the model's size (a BERT-large ``model.params`` is
+    1.3 GB: hashing it took longer than Lambda's 10 s init allows). A config without it (written
+    before it existed) has ``model.params`` hashed too, as before (about 50 ms for ALBERT-base).
+    """
     digest = hashlib.sha256()
-    for name in ("config.json", "spiece.model", "model.params"):
+    names = list(_VERSIONED)
+    if b'"params_sha256"' not in (model_dir / "config.json").read_bytes():
+        names.append("model.params")
+    for name in names:
         path = model_dir / name
         if path.exists():
             with path.open("rb") as f:

@@ -146,3 +146,30 @@ def test_service_every_answer_is_exactly_its_context_span(
         assert context[a.start : a.start + a.length] == a.text
         # Scores are >= 0; one text found in several windows adds up (pipeline semantics).
         assert 0 <= a.start <= len(context) and a.score >= 0.0
+
+
+def test_version_reads_the_weights_hash_from_config(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The converter records params_sha256, so the version hashes only the small files: the
+    weights' bytes are not read at init (a BERT-large model.params is 1.3 GB). A directory
+    without it has model.params hashed, as before."""
+    import hashlib
+    import json
+    import shutil
+
+    from app.qa.service import _fingerprint
+
+    model = Path(shutil.copytree(tiny_model_dir, tmp_path / "qa"))
+    config = json.loads((model / "config.json").read_text())
+    params = (model / "model.params").read_bytes()
+    assert config["params_sha256"] == hashlib.sha256(params).hexdigest()
+    version = _fingerprint(model)
+    (model / "model.params").write_bytes(params[::-1])  # not read: the version stays
+    assert _fingerprint(model) == version
+    config["params_sha256"] = "0" * 64  # the recorded hash is what counts
+    (model / "config.json").write_text(json.dumps(config))
+    assert _fingerprint(model) != version
+    del config["params_sha256"]
+    (model / "config.json").write_text(json.dumps(config))
+    without = _fingerprint(model)
+    (model / "model.params").write_bytes(params)
+    assert _fingerprint(model) != without

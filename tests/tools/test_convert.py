@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from app.qa.model import QaModel
-from app.qa.modeldir import AlbertQaConfig
+from app.qa.modeldir import QaConfig
 from tools.convert import ConversionError, architecture_from_hf, interleave_qkv, map_weights
 
 ROOT = Path(__file__).parents[2]
@@ -90,8 +91,24 @@ def test_convert_rejects_unsupported_architectures() -> None:
         architecture_from_hf({**base, "inner_group_num": 2})
     with pytest.raises(ConversionError, match="hidden_act 'swish'"):
         architecture_from_hf({**base, "hidden_act": "swish"})
-    with pytest.raises(ConversionError, match="not 'albert'"):
-        architecture_from_hf({**base, "model_type": "bert"})
+    with pytest.raises(ConversionError, match=r"'gpt2' is not supported.*albert, bert, distilbert"):
+        architecture_from_hf({**base, "model_type": "gpt2"})
+    # The same numbers as a BERT config: no projection, layers of their own.
+    bert = architecture_from_hf({**base, "model_type": "bert", "hidden_size": 4})
+    assert (bert.embedding_size, bert.embedding_projection, bert.shared_layers) == (4, False, False)
+    assert bert.hidden_act == "gelu"
+    with pytest.raises(ConversionError, match="position_embedding_type 'relative_key'"):
+        architecture_from_hf(
+            {**base, "model_type": "bert", "position_embedding_type": "relative_key"}
+        )
+    distil = {"model_type": "distilbert", "vocab_size": 10, "dim": 8, "n_layers": 2, "n_heads": 2}
+    with pytest.raises(ConversionError, match="lacks 'hidden_dim'"):
+        architecture_from_hf(distil)
+    arch = architecture_from_hf({**distil, "hidden_dim": 16, "max_position_embeddings": 16})
+    assert (arch.type_vocab_size, arch.layer_norm_eps, arch.num_hidden_layers) == (1, 1e-12, 2)
+    roberta = {**base, "model_type": "roberta", "hidden_size": 4, "max_position_embeddings": 18}
+    assert architecture_from_hf(roberta).position_offset == 2
+    assert architecture_from_hf(roberta).max_tokens == 16
     with pytest.raises(ConversionError, match="lacks 'hidden_size'"):
         architecture_from_hf({k: v for k, v in base.items() if k != "hidden_size"})
 
@@ -124,9 +141,15 @@ def test_convert_safetensors_cli_never_imports_torch(tiny_hf_dir: Path, tmp_path
     done = _run([sys.executable, "-c", code])
     assert done.returncode == 0, done.stderr
     assert "checking that the converted model loads" in done.stdout
-    config = AlbertQaConfig.load(out)
+    config = QaConfig.load(out)
     assert config.source["kind"] == "local"
     assert (out / "spiece.model").read_bytes() == (tiny_hf_dir / "spiece.model").read_bytes()
+    assert not (out / "tokenizer.json").exists()
+    doc = json.loads((out / "config.json").read_text())
+    assert (doc["format_version"], doc["family"]) == (2, "albert")
+    assert doc["params_sha256"] == hashlib.sha256((out / "model.params").read_bytes()).hexdigest()
+    arch = config.architecture
+    assert (arch.embedding_projection, arch.shared_layers, arch.position_offset) == (True, True, 0)
 
 
 def test_convert_reads_tokenizer_config(tiny_hf_dir: Path, tmp_path: Path) -> None:

@@ -164,3 +164,73 @@ def test_fallback_kinds_are_tried_cheapest_first(tmp_path: Path) -> None:
     base = order(768, 128, 3072, 12)
     assert base == ["qa_head", "embed_proj", "attn_out", "qkv", "ffn_in", "ffn_out"]
     assert order(32, 16, 64, 3).index("qkv") > order(32, 16, 64, 3).index("ffn_out")
+
+
+def test_fallback_groups_skip_what_the_model_lacks(tmp_path: Path) -> None:
+    """A model without an embedding projection (BERT, DistilBERT, RoBERTa) has no embed_proj to
+    keep in fp32; a format-1 config (no flag) is ALBERT's, which has it."""
+    from tools.quantize import cheapest_first
+
+    arch = {
+        "hidden_size": 768,
+        "embedding_size": 768,
+        "intermediate_size": 3072,
+        "num_hidden_layers": 12,
+        "embedding_projection": False,
+    }
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": arch}))
+    assert cheapest_first(tmp_path) == ["qa_head", "attn_out", "qkv", "ffn_in", "ffn_out"]
+    del arch["embedding_projection"]
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": arch}))
+    assert "embed_proj" in cheapest_first(tmp_path)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "unshared"])
+def test_fallback_groups_match_every_layers_nodes(shared: bool, tmp_path: Path) -> None:
+    """Each kind's patterns match its Dense in every layer of the exported fp32 graph, whether
+    one shared layer runs L times (ALBERT) or L layers have their own (BERT-shaped), and
+    nothing else: what quantize_net_v2's exclude_layers_match is given."""
+    from app.qa.model import _masked_graph, build_net
+    from app.qa.modeldir import Architecture
+    from app.qa.runtime import mxnet
+    from tools.quantize import FALLBACK_GROUPS
+
+    mx = mxnet()
+    layers = 3
+    arch = Architecture(
+        vocab_size=50,
+        embedding_size=8 if shared else 16,
+        hidden_size=16,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=32,
+        hidden_act="gelu_new" if shared else "gelu",
+        max_position_embeddings=40,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
+        embedding_projection=shared,
+        shared_layers=shared,
+        position_offset=0 if shared else 2,
+    )
+    net = build_net(arch)
+    net.initialize()
+    graph = _masked_graph(net)
+    ones = mx.nd.ones((1, 6))
+    graph(ones, ones * 0, ones)
+    graph.export(str(tmp_path / "g"), epoch=0)
+    nodes = json.loads((tmp_path / "g-symbol.json").read_text())["nodes"]
+    dense = [n["name"] for n in nodes if n["op"] == "FullyConnected"]
+    matched: dict[str, list[str]] = {
+        group: [n for n in dense if any(p in n for p in patterns)]
+        for group, patterns in FALLBACK_GROUPS.items()
+    }
+    expected = {
+        "qa_head": 1,
+        "embed_proj": 1 if shared else 0,
+        **{group: layers for group in ("attn_out", "qkv", "ffn_in", "ffn_out")},
+    }
+    assert {group: len(names) for group, names in matched.items()} == expected
+    # Every Dense belongs to exactly one kind; unshared layers' nodes are distinct per layer.
+    assert sorted(n for names in matched.values() for n in names) == sorted(dense)
+    if not shared:
+        assert len(set(matched["qkv"])) == layers

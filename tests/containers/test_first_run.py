@@ -30,13 +30,16 @@ import pytest
 from app.qa.decode import Answer
 from tests.containers.harness import ROOT, free_port, http
 from tests.hub_standin import HubStandin
-from tests.qa.test_pipeline_parity import HEAD_SCALE, _assert_same, _trimmed
+from tests.qa.test_pipeline_parity import _assert_same, _trimmed, scale_head
 from tests.tools.test_check_set import parquet_bytes, rows
 from tests.tools.test_hub_fetch import hub_env
 from tools import fetch_model
 from tools.check_set import HUB_SQUAD
 
 REPO = "lambda-nlp-test/albert-tiny-qa-first-run"
+#: The first run per family: the default family, and DistilBERT, the family a user who wants the
+#: cheapest requests picks (`make run QA_CHECKPOINT=<a DistilBERT repo>`).
+REPOS = {"albert": REPO, "distilbert": "lambda-nlp-test/distilbert-tiny-qa-first-run"}
 #: Per session, as the compose project: several sessions may share the engine.
 TAG = f"first-run-{os.getpid()}"
 IMAGES = {
@@ -85,23 +88,25 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random ALBERT QA checkpoint in the hub's format, its QA head scaled up so answers
-    are well separated (as in tests/qa/test_pipeline_parity.py)."""
-    import torch
-    from transformers import AlbertForQuestionAnswering
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny random QA checkpoint per family of REPOS in the hub's format, its QA head scaled
+    up so answers are well separated (as in tests/qa/test_pipeline_parity.py)."""
+    from tools.checkpoints import FAMILY_SIZES, build_hf_checkpoint
 
-    from tools.checkpoints import SIZES, build_hf_checkpoint
+    built = {}
+    for family in REPOS:
+        out = build_hf_checkpoint(
+            tmp_path_factory.mktemp(f"hub-checkpoint-{family}"),
+            FAMILY_SIZES[family]["tiny"],
+            family=family,
+            seed=3,
+        )
+        scale_head(out)
+        built[family] = out
+    return built
 
-    out = build_hf_checkpoint(tmp_path_factory.mktemp("hub-checkpoint"), SIZES["tiny"], seed=3)
-    model = AlbertForQuestionAnswering.from_pretrained(str(out))
-    with torch.no_grad():
-        model.qa_outputs.weight.mul_(HEAD_SCALE)
-    model.save_pretrained(str(out), safe_serialization=True)
-    return out
 
-
-def make_vars(project: str, port: int) -> list[str]:
+def make_vars(project: str, port: int, repo: str = REPO) -> list[str]:
     venv = Path(sys.prefix)
     return [
         f"VENV={venv}",
@@ -109,7 +114,7 @@ def make_vars(project: str, port: int) -> list[str]:
         *(f"{name}={image}" for name, image in IMAGES.items()),
         f"COMPOSE_PROJECT={project}",
         f"PORT={port}",
-        f"QA_CHECKPOINT={REPO}",
+        f"QA_CHECKPOINT={repo}",
     ]
 
 
@@ -170,10 +175,10 @@ def make_run(checkout: Path, tmp_path: Path) -> Iterator[Any]:
     port = free_port()
     envs: list[dict[str, str]] = []
 
-    def go(hub: HubStandin) -> Run:
+    def go(hub: HubStandin, repo: str = REPO) -> Run:
         env = hub_env(hub.endpoint, tmp_path)
         envs.append(env)
-        cmd = ["make", "--no-print-directory", "run", *make_vars(project, port)]
+        cmd = ["make", "--no-print-directory", "run", *make_vars(project, port, repo)]
         done = run_timed(cmd, env, checkout, MAKE_RUN_TIMEOUT)
         done.url = f"http://127.0.0.1:{port}"
         return done
@@ -196,34 +201,36 @@ def _in_order(text: str, steps: list[str]) -> None:
     assert positions == sorted(positions), f"out of order: {steps} in:\n{text}"
 
 
+@pytest.mark.parametrize("family", list(REPOS))
 def test_make_run_first_run_fetches_converts_and_serves_the_hub_checkpoint(
-    make_run: Any, checkpoint: Path
+    make_run: Any, checkpoints: dict[str, Path], family: str
 ) -> None:
     from transformers import pipeline
 
     squad = HUB_SQUAD["1.1"]
+    repo, checkpoint = REPOS[family], checkpoints[family]
     with HubStandin() as hub:
-        hub.add_repo(REPO, checkpoint)
+        hub.add_repo(repo, checkpoint)
         # SQuAD dev as the hub has it, cut to a few questions: the gate runs on them end to end
         # and fails for want of 500, so QA_PRECISION=auto serves fp32 (the parity below).
         hub.add_repo(squad.repo_id, {squad.filename: parquet_bytes(rows(40))}, repo_type="dataset")
-        done = make_run(hub)
+        done = make_run(hub, repo)
         requests = list(hub.requests)
     out = done.output
-    print(f"{out}\nmake run (first run, online): {done.seconds:.0f} s")
+    print(f"{out}\nmake run (first run, online, {family}): {done.seconds:.0f} s")
     assert done.returncode == 0, out[-8000:]
 
     # The probe: one HEAD of config.json at main, before anything else reaches the hub.
-    assert requests[0] == ("HEAD", f"/{REPO}/resolve/main/config.json")
-    sha = hub.repos[("model", REPO)].sha
-    assert ("GET", f"/api/models/{REPO}/revision/main") in requests
-    assert ("HEAD", f"/{REPO}/resolve/{sha}/model.safetensors") in requests
+    assert requests[0] == ("HEAD", f"/{repo}/resolve/main/config.json")
+    sha = hub.repos[("model", repo)].sha
+    assert ("GET", f"/api/models/{repo}/revision/main") in requests
+    assert ("HEAD", f"/{repo}/resolve/{sha}/model.safetensors") in requests
     wants_int8 = fetch_model.needs_int8(fetch_model.default_precision())
     steps = [
-        f"==> QA model: {REPO} is available; fetching it",
-        f"==> QA model: converting {REPO} into models/qa (python -m tools.convert)",
-        f"downloading {REPO} from the Hugging Face hub at {hub.endpoint}",
-        "Fetching 6 files: 100%",  # huggingface_hub's progress bar
+        f"==> QA model: {repo} is available; fetching it",
+        f"==> QA model: converting {repo} into models/qa (python -m tools.convert)",
+        f"downloading {repo} from the Hugging Face hub at {hub.endpoint}",
+        " files: 100%",  # huggingface_hub's progress bar ("Fetching N files")
         "checking that the converted model loads and runs",
         *(
             [
@@ -256,7 +263,7 @@ def test_make_run_first_run_fetches_converts_and_serves_the_hub_checkpoint(
         answer = http("POST", done.url + "/qa", json.dumps(body).encode(), JSON)
         assert answer.status == 200, answer.body
         served = answer.json()
-        assert served["model"]["name"].startswith("albert-qa"), served["model"]
+        assert served["model"]["name"] == f"{family}-qa-fp32", served["model"]
         expected = reference(
             question=question,
             context=context,

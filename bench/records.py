@@ -817,6 +817,8 @@ class BenchResults(Record):
     # define and read their records; records.py does not import them). None: not in the run.
     contention: JsonObject | None = None
     front_memory: JsonObject | None = None
+    # bench.families' section (per model family), raw JSON too. None: not in the run.
+    families: JsonObject | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from bench import contention, front_memory
+from bench import contention, families, front_memory
 from bench.contention import ContentionSection
 from bench.cost import break_even
 from bench.machine import STEAL_NOTABLE
@@ -697,6 +697,11 @@ def front_memory_section(r: BenchResults) -> list[str]:
     )
 
 
+def families_section(r: BenchResults) -> list[str]:
+    """bench.families' section (ALBERT, BERT, DistilBERT, RoBERTa), from the run's JSON."""
+    return [] if r.families is None else families.section(r.families)
+
+
 def cost_section(r: BenchResults) -> list[str]:
     c = r.cost
     lines = [
@@ -921,6 +926,7 @@ def _token_line(r: BenchResults) -> str:
 SECTIONS: tuple[Callable[[BenchResults], list[str]], ...] = (
     default_precision_section,
     qa_tables,
+    families_section,
     cold_table,
     ner_table,
     load_section,

@@ -28,6 +28,7 @@ from bench import (
     contention,
     cost,
     designs,
+    families,
     front_memory,
     load,
     machine,
@@ -51,6 +52,7 @@ from bench.records import (
     NerRun,
     NerSpec,
     Plan,
+    Prices,
     QaRun,
     QaSpec,
     Skipped,
@@ -249,6 +251,103 @@ def run_default(plan: Plan, log: Path, isa: Sequence[str]) -> DefaultPrecision |
     return DefaultPrecision(model=model, qa=runs, tokens=checkpoint.token_note(paths, (150,)))
 
 
+#: The engines of the model-family section (INT8 forced: random models fail the gate).
+FAMILY_ENGINES: dict[str, tuple[str, dict[str, str]]] = {
+    "project-fp32": ("project-fp32", {}),
+    "project-int8": ("project-int8", {}),
+    "transformers": ("hf", {}),
+}
+
+
+def run_families(
+    plan: Plan, cache: Path, albert: ModelPaths, log: Path, isa: Sequence[str]
+) -> JsonObject:
+    """The model-family section (bench.families): per family, end to end on the ~150-word
+    contexts against the pipeline on the same checkpoint, cold start, image size and cost."""
+    prices = cost.load_prices()
+    target = tuple((words, reps) for words, reps in plan.sizes if words == 150) or plan.sizes[:1]
+    sized = dataclasses.replace(plan, buckets=(), sizes=target)
+    key = str(target[0][0])
+    qa_image = containers.IMAGES["qa"]
+    image_total = families.image_bytes(qa_image)
+    baked = checkpoint.GATED_DIR / "model"
+    rows: list[JsonObject] = []
+    errors: dict[str, str] = {}
+    for family in families.FAMILIES:
+        print(f"==> model family {family}", flush=True)
+        try:
+            paths = families.prepare_family(cache, family, albert)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            errors[family] = f"could not be prepared: {exc}"
+            continue
+        runs = run_qa(sized, paths, log, None, isa, only=FAMILY_ENGINES)
+
+        colds: dict[str, ColdStart] = {}
+        for name, engine, env in (
+            (
+                "fp32",
+                "project-qa",
+                {"SERVICES": "qa", "QA_MODEL_DIR": str(paths.qa), "QA_PRECISION": "fp32"},
+            ),
+            (
+                "int8",
+                "project-qa",
+                {"SERVICES": "qa", "QA_MODEL_DIR": str(paths.qa), "QA_PRECISION": "int8"},
+            ),
+            ("pipeline", "hf", {}),
+        ):
+            spec = ColdSpec(engine, paths)
+            got = [worker("cold", spec, ColdRun.from_json, env, log) for _ in range(plan.cold_reps)]
+            colds[name] = cold_start(got)
+        fp32, int8 = (
+            _e2e_p50(runs, e, key, errors, family) for e in ("project-fp32", "project-int8")
+        )
+
+        layers, hidden = families.architecture(paths.qa)
+        note = checkpoint.token_note(paths, (target[0][0],)).sizes.get(key)
+        rows.append(
+            families.FamilyRow(
+                family=family,
+                layers=layers,
+                hidden=hidden,
+                tokens_150w=note.context_tokens if note else None,
+                fp32_ms=fp32,
+                int8_ms=int8,
+                pipeline_ms=_e2e_p50(runs, "transformers", key, errors, family),
+                cold_s=colds["fp32"].median_s,
+                pipeline_cold_s=colds["pipeline"].median_s,
+                model_mb=round(families.dir_bytes(paths.qa) / 1e6, 1),
+                image_mb=families.estimated_image_mb(image_total, baked, paths.qa),
+                cost_per_m=_on_demand_per_m(family, fp32, colds["fp32"], prices),
+                int8_cost_per_m=_on_demand_per_m(family, int8, colds["int8"], prices),
+            ).to_json()
+        )
+    return {"rows": rows, "errors": errors, "qa_image": qa_image, "words": target[0][0]}
+
+
+def _e2e_p50(
+    runs: Mapping[str, QaRun | Failed], engine: str, key: str, errors: dict[str, str], family: str
+) -> float | None:
+    """An engine's end-to-end p50 at ``key`` words; a failure is noted in ``errors``."""
+    run = runs.get(engine)
+    if isinstance(run, Failed):
+        errors[f"{family} {engine}"] = run.error
+        return None
+    latency = run.e2e.get(key) if run else None
+    return latency.p50_ms if latency else None
+
+
+def _on_demand_per_m(
+    workload: str, warm_ms: float | None, init: ColdStart, prices: Prices
+) -> float | None:
+    """On-demand dollars per million requests at bench.families.COST_MEMORY_MB."""
+    if warm_ms is None or not init.median_s:
+        return None
+    table = cost.cost_table(workload, warm_ms / 1000, init.median_s, prices)
+    row = next(r for r in table.rows if r.memory_mb == families.COST_MEMORY_MB)
+    return row.modes.on_demand_per_m
+
+
 def cold_start(runs: Sequence[ColdRun | Failed]) -> ColdStart:
     """Spawn to first answer over ``runs``: median and min, and the median run's load and phases."""
     ok = sorted((r for r in runs if isinstance(r, ColdRun)), key=lambda r: r.answered - r.spawned)
@@ -392,6 +491,12 @@ def main() -> int:
         if args.skip_containers
         else front_memory.run_front_memory("full" if name == "full" else "quick")
     )
+    print("==> QA model families (bench.families)", flush=True)
+    family_section: JsonObject = (
+        {"skipped": "quick mode"}
+        if args.quick
+        else run_families(plan, args.cache, paths, log, at_start.isa)
+    )
     costs = cost_tables(qa, cold, ner)
     tokens = checkpoint.token_note(paths)
     fidelity = checkpoint.fidelity(paths)
@@ -415,6 +520,7 @@ def main() -> int:
         default_precision=default,
         contention=shared.to_json(),
         front_memory=front.to_json(),
+        families=family_section,
     )
     (args.out / "report.json").write_text(json.dumps(results.to_json(), indent=1) + "\n")
     report.write(results, args.out)

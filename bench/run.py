@@ -280,25 +280,22 @@ def run_families(
         except (subprocess.CalledProcessError, OSError) as exc:
             errors[family] = f"could not be prepared: {exc}"
             continue
-        runs = run_qa(sized, paths, log, None, isa, only=FAMILY_ENGINES)
+        with_int8 = families.SPECS[family][2]
+        engines = {k: v for k, v in FAMILY_ENGINES.items() if with_int8 or "int8" not in k}
+        runs = run_qa(sized, paths, log, None, isa, only=engines)
 
         colds: dict[str, ColdStart] = {}
-        for name, engine, env in (
-            (
-                "fp32",
-                "project-qa",
-                {"SERVICES": "qa", "QA_MODEL_DIR": str(paths.qa), "QA_PRECISION": "fp32"},
-            ),
-            (
-                "int8",
-                "project-qa",
-                {"SERVICES": "qa", "QA_MODEL_DIR": str(paths.qa), "QA_PRECISION": "int8"},
-            ),
+        project = {"SERVICES": "qa", "QA_MODEL_DIR": str(paths.qa)}
+        cases = [
+            ("fp32", "project-qa", {**project, "QA_PRECISION": "fp32"}),
+            *([("int8", "project-qa", {**project, "QA_PRECISION": "int8"})] if with_int8 else []),
             ("pipeline", "hf", {}),
-        ):
+        ]
+        for name, engine, env in cases:
             spec = ColdSpec(engine, paths)
             got = [worker("cold", spec, ColdRun.from_json, env, log) for _ in range(plan.cold_reps)]
             colds[name] = cold_start(got)
+        none = ColdStart(runs=0, errors=(), median_s=None, min_s=None, loaded_s=None, phases=None)
         fp32, int8 = (
             _e2e_p50(runs, e, key, errors, family) for e in ("project-fp32", "project-int8")
         )
@@ -315,11 +312,12 @@ def run_families(
                 int8_ms=int8,
                 pipeline_ms=_e2e_p50(runs, "transformers", key, errors, family),
                 cold_s=colds["fp32"].median_s,
+                init_s=colds["fp32"].loaded_s,
                 pipeline_cold_s=colds["pipeline"].median_s,
                 model_mb=round(families.dir_bytes(paths.qa) / 1e6, 1),
                 image_mb=families.estimated_image_mb(image_total, baked, paths.qa),
                 cost_per_m=_on_demand_per_m(family, fp32, colds["fp32"], prices),
-                int8_cost_per_m=_on_demand_per_m(family, int8, colds["int8"], prices),
+                int8_cost_per_m=_on_demand_per_m(family, int8, colds.get("int8", none), prices),
             ).to_json()
         )
     return {"rows": rows, "errors": errors, "qa_image": qa_image, "words": target[0][0]}

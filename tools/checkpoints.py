@@ -87,6 +87,17 @@ FAMILY_SIZES: dict[str, dict[str, dict[str, Any]]] = {
             "max_position_embeddings": 512,
             "type_vocab_size": 2,
         },
+        # BERT-large (335 M parameters, 1.3 GB of fp32 weights): the init-time case.
+        "large": {
+            "vocab_size": 30522,
+            "hidden_size": 1024,
+            "num_attention_heads": 16,
+            "num_hidden_layers": 24,
+            "intermediate_size": 4096,
+            "hidden_act": "gelu",
+            "max_position_embeddings": 512,
+            "type_vocab_size": 2,
+        },
     },
     "distilbert": {
         "tiny": {
@@ -134,7 +145,7 @@ FAMILY_SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 #: Most ids the offline-trained tokenizer of the other families may have, per size.
-TOKENIZER_VOCAB: dict[str, int] = {"tiny": SPM_VOCAB, "base": 16000}
+TOKENIZER_VOCAB: dict[str, int] = {"tiny": SPM_VOCAB, "base": 16000, "large": 16000}
 #: transformers model_type per family, and the config kwargs that turn every dropout off.
 _MODEL_TYPES = {
     "albert": "albert",
@@ -252,7 +263,12 @@ def build(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.checkpoints", description=__doc__)
     parser.add_argument("--out", required=True, type=Path, metavar="DIR")
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    parser.add_argument(
+        "--size",
+        choices=sorted({size for sizes in FAMILY_SIZES.values() for size in sizes}),
+        default="tiny",
+        help="tiny, base, or large (BERT only)",
+    )
     parser.add_argument("--family", choices=sorted(FAMILY_SIZES), default="albert")
     parser.add_argument(
         "--lowercase", action="store_true", help="an uncased tokenizer (bert, distilbert)"
@@ -262,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.lowercase and args.family not in ("bert", "distilbert"):
         parser.error("--lowercase applies to --family bert or distilbert")
+    if args.size not in FAMILY_SIZES[args.family]:
+        parser.error(
+            f"--size {args.size} is not built for {args.family}; use one of "
+            f"{', '.join(FAMILY_SIZES[args.family])}"
+        )
     hf_dir, model_dir = build(
         args.out,
         args.size,

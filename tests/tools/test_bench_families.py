@@ -39,6 +39,7 @@ def test_section_renders_each_family_and_the_published_figures() -> None:
         int8_ms=30.0,
         pipeline_ms=160.0,
         cold_s=1.2,
+        init_s=0.9,
         pipeline_cold_s=2.5,
         model_mb=265.0,
         image_mb=720.0,
@@ -48,7 +49,8 @@ def test_section_renders_each_family_and_the_published_figures() -> None:
     lines = families.section({"rows": [row], "errors": {"roberta": "could not be prepared"}})
     text = "\n".join(lines)
     assert (
-        "| distilbert | 6 × 768 | 210 | 80 ms | 30 ms | 160 ms | 0.50x | 0.19x | 1.20 s |" in text
+        "| distilbert | 6 × 768 | 210 | 80 ms | 30 ms | 160 ms | 0.50x | 0.19x | 0.90 s | 1.20 s |"
+        in text
     )
     assert "| 265 MB | 720 MB | $4.50 | $2.10 |" in text
     assert "- roberta: could not be prepared" in text

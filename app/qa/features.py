@@ -28,12 +28,15 @@ from app.qa.tokenizer import Encoding
 IntArray = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 # Every bucket is a graph shape. INT8 warms each bucket during init (its quantized graph's first
-# call at a new shape costs 1.6-2.1x) and Lambda allows 10 s of init, so its buckets are few:
-# SMALL_BUCKET, then every BUCKET_STEP tokens (a window pads to at most 127 extra tokens). fp32
+# call at a new shape costs 1.6-2.1x; about 0.17 s per bucket at base size), so its buckets are
+# every BUCKET_STEP tokens: a window pads to at most 63 extra tokens. Steps of 128 (64, 128, 256,
+# 384) padded a 404-token context's second window from ~160 to 256 tokens; steps of 64 took the
+# gate-checked model's ~150-word answer from 0.257x to 0.247x the pipeline (0.513x to 0.475x
+# capped at AVX2), AMD EPYC Zen 5, 2026-12-05, for two more buckets to warm. fp32
 # needs no warm-up per shape once its graph has run (a new shape's first call costs 0.9-1.2x a
 # steady forward, and each cached shape up to 384 tokens adds 1-14 MB), so it pads to the next
 # FP32_BUCKET_STEP: a 300-token window runs as 320, not 384 (docs/performance.md, "Padding").
-BUCKET_STEP = 128
+BUCKET_STEP = 64
 SMALL_BUCKET = 64
 FP32_BUCKET_STEP = 32
 #: The default window layout, ``[CLS] q [SEP] c [SEP]`` with context type 1 (BERT, ALBERT).
@@ -48,7 +51,8 @@ def bucket_step(precision: str) -> int:
 def seq_buckets(max_seq_length: int, step: int = BUCKET_STEP) -> tuple[int, ...]:
     """Padded sequence lengths: multiples of ``step`` up to ``max_seq_length`` (always last).
 
-    With a step above SMALL_BUCKET, SMALL_BUCKET comes first (64, 128, 256, 384 for INT8).
+    With a step above SMALL_BUCKET, SMALL_BUCKET comes first (64, 128, 256, 384 for a step of
+    128); INT8's step is 64: 64, 128, 192, 256, 320, 384.
     """
     small = (SMALL_BUCKET,) if step > SMALL_BUCKET and max_seq_length > SMALL_BUCKET else ()
     return (*small, *range(step, max_seq_length, step), max_seq_length)

@@ -11,6 +11,7 @@ import pytest
 
 from app.qa.families import FAMILIES, Layout
 from app.qa.features import (
+    BUCKET_STEP,
     bucket_for,
     bucket_step,
     build_windows,
@@ -40,7 +41,7 @@ def _windows(
     max_seq_length: int = 384,
     doc_stride: int = 128,
     max_q: int = 64,
-    step: int = 128,
+    step: int = BUCKET_STEP,
 ) -> Any:
     return build_windows(
         _encoding(n_q, first_id=500),
@@ -55,10 +56,11 @@ def _windows(
     )
 
 
-def test_features_buckets_are_64_then_multiples_of_128_up_to_max() -> None:
-    assert seq_buckets(384) == (64, 128, 256, 384)
+def test_features_buckets_are_multiples_of_64_up_to_max() -> None:
+    assert seq_buckets(384) == (64, 128, 192, 256, 320, 384)
+    assert seq_buckets(384, 128) == (64, 128, 256, 384)  # SMALL_BUCKET first with a larger step
     assert seq_buckets(100) == (64, 100)
-    assert seq_buckets(200) == (64, 128, 200)
+    assert seq_buckets(200) == (64, 128, 192, 200)
     assert seq_buckets(64) == (64,)
     assert seq_buckets(48) == (48,)
     assert bucket_for(64, 384) == 64
@@ -68,11 +70,11 @@ def test_features_buckets_are_64_then_multiples_of_128_up_to_max() -> None:
 
 
 def test_features_fp32_buckets_are_every_32_tokens_and_int8_keeps_four() -> None:
-    assert bucket_step("fp32") == 32 and bucket_step("int8") == 128
+    assert bucket_step("fp32") == 32 and bucket_step("int8") == 64
     assert seq_buckets(384, 32) == tuple(range(32, 385, 32))
     assert seq_buckets(100, 32) == (32, 64, 96, 100)
     assert bucket_for(300, 384, 32) == 320
-    assert bucket_for(300, 384) == 384
+    assert bucket_for(300, 384) == 320
 
 
 def test_features_fp32_window_pads_to_the_next_32_and_take_keeps_the_step() -> None:

@@ -47,24 +47,29 @@ def prepare(cache: Path, *, quick: bool) -> ModelPaths:
             cwd=ROOT,
         )
     if not (paths.qa / "int8" / "padded-symbol.json").is_file():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tools.quantize",
-                "--model-dir",
-                str(paths.qa),
-                "--calib-windows",
-                "8" if quick else "16",
-                "--fidelity-pairs",
-                "5" if quick else "20",
-            ],
-            check=True,
-            cwd=ROOT,
-        )
+        quantize(paths.qa, calib_windows=8 if quick else 16, fidelity_pairs=5 if quick else 20)
     if not paths.onnx.is_file():
         export_onnx(paths.hf, paths.onnx)
     return paths
+
+
+def quantize(model_dir: Path, *, calib_windows: int, fidelity_pairs: int) -> None:
+    """The INT8 artefact of ``model_dir``, without the accuracy gate (``tools.quantize``)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.quantize",
+            "--model-dir",
+            str(model_dir),
+            "--calib-windows",
+            str(calib_windows),
+            "--fidelity-pairs",
+            str(fidelity_pairs),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
 
 
 #: The gated model: base's depth trained here, then widened to base's width (tools.widen). A

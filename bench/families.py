@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.checkpoint import ROOT
+from bench.checkpoint import ROOT, quantize
 from bench.records import JsonObject, ModelPaths
 
 #: Row name -> (family, tools.checkpoints size, with an INT8 artefact). BERT-large is the
@@ -107,21 +107,7 @@ def prepare_family(cache: Path, name: str, albert: ModelPaths) -> ModelPaths:
         )
     if int8 and not (paths.qa / "int8" / "padded-symbol.json").is_file():
         print(f"==> families: quantizing {family}-{size} (tools.quantize)", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tools.quantize",
-                "--model-dir",
-                str(paths.qa),
-                "--calib-windows",
-                "16",
-                "--fidelity-pairs",
-                "5",
-            ],
-            check=True,
-            cwd=ROOT,
-        )
+        quantize(paths.qa, calib_windows=16, fidelity_pairs=5)
     return paths
 
 

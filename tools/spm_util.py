@@ -198,7 +198,13 @@ def _made_up_words(rng: random.Random, n_words: int) -> list[str]:
     ]
 
 
-def _corpus_lines(n_lines: int, seed: int) -> list[str]:
+def corpus_lines(
+    n_lines: int, seed: int, *, lowercase: bool = True, capitalized: float = 0.15
+) -> list[str]:
+    """Deterministic training text: common words, made-up words, accented words, CJK, emoji,
+    numbers and punctuation; a share ``capitalized`` of the words capitalized, then the whole
+    lower-cased when ``lowercase`` (ALBERT lower-cases before SentencePiece, so its vocabulary is
+    lower-case too; tools.vocab keeps the case for cased BERT)."""
     rng = random.Random(seed)
     made_up = _made_up_words(rng, 3000)
     lines = []
@@ -208,7 +214,7 @@ def _corpus_lines(n_lines: int, seed: int) -> list[str]:
             roll = rng.random()
             if roll < 0.70:
                 word = rng.choice(_WORDS) if rng.random() < 0.6 else rng.choice(made_up)
-                parts.append(word.capitalize() if rng.random() < 0.15 else word)
+                parts.append(word.capitalize() if rng.random() < capitalized else word)
             elif roll < 0.80:
                 parts.append(rng.choice(_ACCENTED))
             elif roll < 0.85:
@@ -219,8 +225,8 @@ def _corpus_lines(n_lines: int, seed: int) -> list[str]:
                 parts.append(str(rng.randint(0, 3000)))
             else:
                 parts.append(rng.choice(_PUNCT))
-        # ALBERT lower-cases before SentencePiece, so its vocabulary is lower-case too.
-        lines.append(" ".join(parts).lower())
+        line = " ".join(parts)
+        lines.append(line.lower() if lowercase else line)
     return lines
 
 
@@ -263,7 +269,7 @@ def _lexicon_lines(seed: int, words_per_line: int = 12) -> list[str]:
     return [" ".join(words[i : i + words_per_line]) for i in range(0, len(words), words_per_line)]
 
 
-def english_corpus_lines(seed: int = 13) -> list[str]:
+def englishcorpus_lines(seed: int = 13) -> list[str]:
     """Installed English text (documentation prose, then the lexicon), lower-cased like ALBERT."""
     return [*_documentation_lines(), *_lexicon_lines(seed)]
 
@@ -277,9 +283,9 @@ def train_sentencepiece(out_dir: Path, vocab_size: int = 1000, *, english: bool 
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus = out_dir / "spm_corpus.txt"
-    lines = _corpus_lines(4000, seed=13)
+    lines = corpus_lines(4000, seed=13)
     if english:
-        lines += english_corpus_lines()
+        lines += englishcorpus_lines()
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     prefix = out_dir / "spiece"
     spm.SentencePieceTrainer.train(

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from tokenizers import (
     trainers,
 )
 
-from tools.spm_util import _ACCENTED, _CJK, _EMOJI, _PUNCT, _WORDS, _made_up_words
+from tools.spm_util import corpus_lines as spm_corpus_lines
 
 FAMILIES = ("bert", "distilbert", "roberta")
 MODEL_MAX_LENGTH = 512
@@ -54,30 +53,8 @@ _TOKENIZER_CLASS = {
 
 
 def corpus_lines(n_lines: int = 3000, seed: int = 17) -> list[str]:
-    """Deterministic training text, cased: common words, made-up words, accented words, CJK,
-    emoji, numbers and punctuation."""
-    rng = random.Random(seed)
-    made_up = _made_up_words(rng, 3000)
-    lines = []
-    for _ in range(n_lines):
-        parts: list[str] = []
-        for _ in range(rng.randint(5, 25)):
-            roll = rng.random()
-            if roll < 0.70:
-                word = rng.choice(_WORDS) if rng.random() < 0.6 else rng.choice(made_up)
-                parts.append(word.capitalize() if rng.random() < 0.2 else word)
-            elif roll < 0.80:
-                parts.append(rng.choice(_ACCENTED))
-            elif roll < 0.85:
-                parts.append(rng.choice(_CJK))
-            elif roll < 0.87:
-                parts.append(rng.choice(_EMOJI))
-            elif roll < 0.95:
-                parts.append(str(rng.randint(0, 3000)))
-            else:
-                parts.append(rng.choice(_PUNCT))
-        lines.append(" ".join(parts))
-    return lines
+    """Deterministic training text, cased (:func:`tools.spm_util.corpus_lines`)."""
+    return spm_corpus_lines(n_lines, seed, lowercase=False, capitalized=0.2)
 
 
 def build_tokenizer_dir(

@@ -269,7 +269,7 @@ def _lexicon_lines(seed: int, words_per_line: int = 12) -> list[str]:
     return [" ".join(words[i : i + words_per_line]) for i in range(0, len(words), words_per_line)]
 
 
-def englishcorpus_lines(seed: int = 13) -> list[str]:
+def english_corpus_lines(seed: int = 13) -> list[str]:
     """Installed English text (documentation prose, then the lexicon), lower-cased like ALBERT."""
     return [*_documentation_lines(), *_lexicon_lines(seed)]
 
@@ -285,7 +285,7 @@ def train_sentencepiece(out_dir: Path, vocab_size: int = 1000, *, english: bool 
     corpus = out_dir / "spm_corpus.txt"
     lines = corpus_lines(4000, seed=13)
     if english:
-        lines += englishcorpus_lines()
+        lines += english_corpus_lines()
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     prefix = out_dir / "spiece"
     spm.SentencePieceTrainer.train(

@@ -217,7 +217,7 @@ class GateRun:
         """The gate's figures for the INT8 artefact in ``int8_dir``."""
         from app.qa.int8 import load_int8
 
-        runner = load_int8(int8_dir)
+        runner = load_int8(int8_dir, self.service.model.net.collect_params())
         began = time.perf_counter()
         int8 = self._answer(runner, "int8")
         seconds = {"fp32": self.fp32_seconds, "int8": round(time.perf_counter() - began, 2)}
@@ -368,7 +368,7 @@ def search(
                 "passed": passed,
                 "reason": reason,
                 "figures": figures.as_dict(),
-                "int8_forward_ms_384": run.forward_ms(_runner(int8_dir)),
+                "int8_forward_ms_384": run.forward_ms(_runner(run, int8_dir)),
                 "fp32_forward_ms_384": fp32_ms,
                 "seconds": round(time.perf_counter() - began, 1),
             }
@@ -435,16 +435,16 @@ def rank(run: GateRun, calibration: str = "prose-128") -> list[dict[str, Any]]:
             {
                 "fp32_groups": list(groups),
                 "figures": figures.as_dict(),
-                "int8_forward_ms_384": run.forward_ms(_runner(run.model_dir / "int8")),
+                "int8_forward_ms_384": run.forward_ms(_runner(run, run.model_dir / "int8")),
             }
         )
     return rows
 
 
-def _runner(int8_dir: Path) -> Any:
+def _runner(run: GateRun, int8_dir: Path) -> Any:
     from app.qa.int8 import load_int8
 
-    return load_int8(int8_dir)
+    return load_int8(int8_dir, run.service.model.net.collect_params())
 
 
 def _requantize(run: GateRun, recipe: Recipe, calibration_text: Sequence[tuple[str, str]]) -> None:

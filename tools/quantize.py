@@ -2,8 +2,9 @@
 
     python -m tools.quantize --model-dir DIR        (or `make quantize MODEL_DIR=DIR`)
 
-writes ``DIR/int8/``: the quantized masked graph (``padded-symbol.json`` +
-``padded-0000.params``), calibrated with ``quantize_net_v2`` (smart mode, channel-wise, naive
+writes ``DIR/int8/``: the quantized masked graph (``padded-symbol.json``; its weights are the
+model's own, read from ``DIR`` at load, so no ``padded-0000.params`` is kept unless the recipe
+changed them), calibrated with ``quantize_net_v2`` (smart mode, channel-wise, naive
 min/max) on question/context windows made by the real tokenizer from English prose below (not
 random ids; the family's own tokenizer and window layout), after oneDNN subgraph fusion; plus
 ``fidelity.json`` comparing INT8 with fp32.
@@ -261,6 +262,7 @@ def quantize(
         qnet.hybridize(static_alloc=True, static_shape=True)
         qnet(*next(_batches(arrays, batch)))
         qnet.export(str(out / form), epoch=0)
+        _drop_copied_weights(out / f"{form}-0000.params", graph.collect_params())
     (out / "quantize.json").write_text(
         json.dumps(
             {
@@ -281,6 +283,21 @@ def quantize(
     return out
 
 
+def _drop_copied_weights(params_file: Path, fp32_params: Any) -> None:
+    """Delete the exported weights when each is the fp32 model's own, bit for bit (the quantized
+    ops quantize fp32 weights at their first call): :func:`app.qa.int8.load_int8` then reads the
+    model's, and the artefact costs no second copy of them. Kept if any differs."""
+    mx = _mx()
+    saved = mx.nd.load(str(params_file))
+    own = {name: p.data().asnumpy() for name, p in fp32_params.items()}
+    for key, value in saved.items():
+        name = key.split(":", 1)[-1]
+        if name not in own or not np.array_equal(own[name], value.asnumpy()):
+            log.info("INT8 weights differ from the model's (%s): kept in %s", name, params_file)
+            return
+    params_file.unlink()
+
+
 def cosine(a: Array, b: Array) -> float:
     """Cosine similarity of two arrays, flattened."""
     a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
@@ -297,7 +314,7 @@ def fidelity(
     settings = Settings(services=("qa",), qa_model_dir=model_dir, qa_precision="fp32")
     service = QaService.load(settings)
     model = service.model
-    runner = load_int8(model_dir / "int8")
+    runner = load_int8(model_dir / "int8", model.net.collect_params())
     held_out = calibration_pairs(pairs, seed=1234)
     logits: dict[str, dict[str, float]] = {}
     for length in lengths:

@@ -84,13 +84,21 @@ def _batch_bucket(rows: int) -> int:
     return rows if rows <= 1 else -(-rows // BATCH_STEP) * BATCH_STEP
 
 
-def load_int8(int8_dir: Path) -> Int8Runner:
-    """Import the quantized graphs from ``int8_dir`` (the seam ``QaModel.load`` calls)."""
+def load_int8(int8_dir: Path, fp32_params: Any = None) -> Int8Runner:
+    """Import the quantized graphs from ``int8_dir`` (the seam ``QaModel.load`` calls).
+
+    The quantized graph's weights are the fp32 model's own, unchanged (its ops quantize them at
+    their first call), so :mod:`tools.quantize` stores none: the graph reads ``fp32_params``, the
+    loaded fp32 net's ``collect_params()``, and INT8 costs no second copy on disk or in memory.
+    An artefact that holds its own ``{form}-0000.params`` (made before, or by a recipe that
+    changed weights) loads those instead.
+    """
     mx = _mx()
     graphs: dict[str, Any] = {}
     for form in FORMS:
         symbol, params = int8_dir / f"{form}-symbol.json", int8_dir / f"{form}-0000.params"
-        if not (symbol.is_file() and params.is_file()):
+        own = params.is_file()
+        if not symbol.is_file() or not (own or fp32_params is not None):
             raise ModelLoadError(
                 f"The INT8 artefact {int8_dir} lacks {symbol.name} or {params.name}; rebuild it "
                 f"with `make quantize MODEL_DIR={int8_dir.parent}` or set QA_PRECISION=fp32."
@@ -98,16 +106,26 @@ def load_int8(int8_dir: Path) -> Int8Runner:
         names = ["data0", "data1"] + (["data2"] if form == "padded" else [])
         try:
             sym = mx.sym.load(str(symbol))
+            if not own:
+                weights = set(sym.list_arguments() + sym.list_auxiliary_states()) - set(names)
+                missing = sorted(weights - set(fp32_params.keys()))
+                if missing:
+                    raise ValueError(
+                        f"its graph reads {len(missing)} weights the model lacks, e.g. {missing[0]}"
+                    )
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
-                block = mx.gluon.SymbolBlock(sym, [mx.sym.var(n) for n in names])
-            block.collect_params().load(
-                str(params),
-                ctx=mx.cpu(),
-                cast_dtype=True,
-                dtype_source="saved",
-                ignore_extra=True,
-            )
+                block = mx.gluon.SymbolBlock(
+                    sym, [mx.sym.var(n) for n in names], params=None if own else fp32_params
+                )
+            if own:
+                block.collect_params().load(
+                    str(params),
+                    ctx=mx.cpu(),
+                    cast_dtype=True,
+                    dtype_source="saved",
+                    ignore_extra=True,
+                )
         except (mx.base.MXNetError, AssertionError, ValueError) as exc:
             raise ModelLoadError(
                 f"The INT8 artefact {int8_dir} is corrupt or was made by another version "

@@ -294,8 +294,9 @@ class QaModel:
 
     ``net`` is the fp32 HybridBlock holding the parameters (call it with ids, types[, mask]);
     ``graph_padded`` is its hybridized masked form, the one every forward runs and
-    :mod:`tools.quantize` makes INT8 from. ``int8_runner`` replaces
-    the fp32 forward when ``precision="int8"``: ``app.qa.int8.load_int8(int8_dir) -> Runner``.
+    :mod:`tools.quantize` makes INT8 from. ``int8_runner`` replaces the fp32 forward when
+    ``precision="int8"``: ``app.qa.int8.load_int8(int8_dir, net.collect_params())``, whose graph
+    reads the same weights.
     """
 
     def __init__(
@@ -379,7 +380,7 @@ class QaModel:
             ) from None
         model = cls(config, net, precision=precision, num_threads=threads)
         if precision == "int8":
-            model.int8_runner = load_int8(Path(config._dir()) / INT8_DIR)
+            model.int8_runner = load_int8(Path(config._dir()) / INT8_DIR, net.collect_params())
         model.precision_reason, model.precision_warning = reason, warning
         model.gate_figures = dict(gate.figures) if asked != "fp32" else {}
         model.load_seconds = time.perf_counter() - started

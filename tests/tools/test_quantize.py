@@ -69,7 +69,8 @@ def quantized_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_quantize_writes_artefact_and_fidelity_report(quantized_dir: Path) -> None:
     int8 = quantized_dir / "int8"
     assert (int8 / "padded-symbol.json").is_file()
-    assert (int8 / "padded-0000.params").is_file()
+    # Its weights are the model's own, read from model.params at load: no second copy.
+    assert not (int8 / "padded-0000.params").exists()
     assert not (int8 / "unpadded-symbol.json").exists()  # one form: every window runs masked
     report = json.loads((int8 / "fidelity.json").read_text())
     assert report["logits"]["128"]["cosine"] >= COSINE_BOUND
@@ -129,6 +130,45 @@ def test_quantize_missing_artefact_file_says_how_to_rebuild(
     (broken / "padded-symbol.json").write_text("{}")
     with pytest.raises(ModelLoadError, match="make quantize"):
         load_int8(broken)
+
+
+def test_int8_artefact_with_its_own_weights_still_loads(
+    quantized_dir: Path, tmp_path: Path
+) -> None:
+    """An artefact made before the quantizer dropped the copied weights holds its own
+    padded-0000.params: it loads them, and answers as the shared-weight artefact does."""
+    import shutil
+
+    from app.qa.model import QaModel
+    from app.qa.runtime import mxnet
+    from tools.quantize import _windows_at, calibration_pairs
+
+    older = tmp_path / "model"
+    shutil.copytree(quantized_dir, older)
+    shared = QaModel.load(quantized_dir, precision="int8", num_threads=2)
+    weights = {f"arg:{name}": p.data() for name, p in shared.net.collect_params().items()}
+    mxnet().nd.save(str(older / "int8" / "padded-0000.params"), weights)
+    own = QaModel.load(older, precision="int8", num_threads=2)
+    data = _windows_at(quantized_dir, calibration_pairs(3, seed=5), 64)
+    batch = (data["input_ids"][:1], data["token_type_ids"][:1], data["attention_mask"][:1])
+    np.testing.assert_array_equal(np.stack(own.forward(*batch)), np.stack(shared.forward(*batch)))
+
+
+def test_int8_graph_reading_a_weight_the_model_lacks_says_how_to_rebuild(
+    quantized_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from app.qa.model import QaModel
+
+    other = tmp_path / "model"
+    shutil.copytree(quantized_dir, other)
+    symbol = other / "int8" / "padded-symbol.json"
+    text = symbol.read_text()
+    assert '"qanet_qa_outputs_weight"' in text
+    symbol.write_text(text.replace('"qanet_qa_outputs_weight"', '"qanet_qa_outputs_renamed"'))
+    with pytest.raises(ModelLoadError, match=r"weights the model lacks.*make quantize"):
+        QaModel.load(other, precision="int8", num_threads=2)
 
 
 def test_quantize_auto_precision_needs_the_artefacts_gate(quantized_dir: Path) -> None:

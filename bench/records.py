@@ -819,6 +819,8 @@ class BenchResults(Record):
     front_memory: JsonObject | None = None
     # bench.families' section (per model family), raw JSON too. None: not in the run.
     families: JsonObject | None = None
+    # bench.gemm_floor's section, raw JSON too. None: not in the run.
+    gemm_floor: JsonObject | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:

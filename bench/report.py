@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from bench import contention, families, front_memory
+from bench import contention, families, front_memory, gemm_floor
 from bench.contention import ContentionSection
 from bench.cost import break_even
 from bench.machine import STEAL_NOTABLE
@@ -664,6 +664,7 @@ def default_precision_section(r: BenchResults) -> list[str]:
         "|---|---|---|---|",
     ]
     hf = _default_p50(d, "transformers")
+    hf_avx2 = _default_p50(d, "transformers-avx2")
     for engine, run in d.qa.items():
         if isinstance(run, Failed):
             lines.append(f"| {engine} | failed: {run.error} | | |")
@@ -671,10 +672,17 @@ def default_precision_section(r: BenchResults) -> list[str]:
         e2e = run.e2e.get(TARGET_WORDS)
         if e2e is None:
             continue
-        lines.append(
-            f"| {engine} | {e2e.p50_ms:.0f} | {e2e.p90_ms:.0f} | "
-            f"{_ratio(e2e.p50_ms, hf) if engine != 'transformers' else '1'} |"
-        )
+        vs = "1" if engine == "transformers" else _ratio(e2e.p50_ms, hf)
+        if engine.endswith("-avx2") and hf_avx2 is not None and engine != "transformers-avx2":
+            vs += f"; {_ratio(e2e.p50_ms, hf_avx2)} vs the pipeline capped alike"
+        lines.append(f"| {engine} | {e2e.p50_ms:.0f} | {e2e.p90_ms:.0f} | {vs} |")
+    if hf_avx2 is not None:
+        lines += [
+            "",
+            "`-avx2` engines run with their libraries capped at AVX2 (`DNNL_MAX_CPU_ISA` for "
+            "mxnet; `ATEN_CPU_CAPABILITY`, `MKL_ENABLE_INSTRUCTIONS` and `ONEDNN_MAX_CPU_ISA` "
+            "for PyTorch), what a Lambda x86 host guarantees.",
+        ]
     return lines
 
 
@@ -780,6 +788,17 @@ def targets(r: BenchResults) -> list[str]:
                     f"QA e2e p50, {label}, <= {bound}x the transformers pipeline",
                     f"{_fmt(ours, 0)} ms vs {_fmt(d_hf, 0)} ms ({_ratio(ours, d_hf)})",
                     within(ours, d_hf, bound),
+                )
+            )
+        if "transformers-avx2" in d.qa:
+            ours, peer = _default_p50(d, "project-auto-avx2"), _default_p50(d, "transformers-avx2")
+            rows.append(
+                (
+                    f"QA e2e p50, default precision (auto; {on}) {capped}, <= 0.5x the "
+                    "transformers pipeline capped at AVX2 too (ATen, MKL and oneDNN: both engines "
+                    "on the instructions a Lambda x86 host guarantees)",
+                    f"{_fmt(ours, 0)} ms vs {_fmt(peer, 0)} ms ({_ratio(ours, peer)})",
+                    within(ours, peer, 0.5),
                 )
             )
     e2e_targets = [("project-fp32", "fp32 (a model whose gate fails)", 0.5)]
@@ -923,8 +942,14 @@ def _token_line(r: BenchResults) -> str:
 
 
 #: The sections after the plots, in order: each renders one part of the results.
+def gemm_floor_section(r: BenchResults) -> list[str]:
+    """bench.gemm_floor's section (INT8 and fp32 GEMMs, both engines), from the run's JSON."""
+    return gemm_floor.markdown(r.gemm_floor)
+
+
 SECTIONS: tuple[Callable[[BenchResults], list[str]], ...] = (
     default_precision_section,
+    gemm_floor_section,
     qa_tables,
     families_section,
     cold_table,

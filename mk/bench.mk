@@ -14,7 +14,7 @@ QUANTIZE_ARGS ?=
 BENCH_QA_MODEL ?= build/bench-models/gated/model
 BENCH_QA_IMAGE ?= lambda-nlp/qa:bench
 
-.PHONY: bench bench-designs bench-quick bench-mkl-venv bench-model bench-qa-image quantize
+.PHONY: bench bench-designs bench-gemm bench-quick bench-mkl-venv bench-model bench-qa-image quantize
 
 bench: venv image-ner image-front bench-qa-image $(MKL_VENV)/.installed ## Measure QA/NER vs peers, cold start, images, load, Design 1 vs 2, cost -> docs/bench/report.md (BENCH_PLAN=medium on a busy machine)
 	BENCH_QUICK=$(BENCH_QUICK) BENCH_PLAN=$(BENCH_PLAN) BENCH_QA_IMAGE=$(BENCH_QA_IMAGE) \
@@ -28,6 +28,9 @@ bench-designs: venv image-ner image-front bench-qa-image ## Only the Design 1 vs
 	@mkdir -p .bench-cache
 	BENCH_QA_IMAGE=$(BENCH_QA_IMAGE) BENCH_FRONT_IMAGE=$(FRONT_IMAGE) \
 	  $(PY) -m bench.designs_cli --plan $(or $(BENCH_PLAN),full) --json .bench-cache/designs.json
+
+bench-gemm: venv ## The GEMM floor: ALBERT-base's layers, mxnet INT8 vs PyTorch fp32, uncapped and at AVX2 (~1 min)
+	$(PY) -m bench.gemm_floor
 
 bench-model: venv ## The bench's gate-checked ALBERT-base-shaped model (trained here ~15 min, widened, gated; cached)
 	OMP_NUM_THREADS=2 $(PY) -m bench.checkpoint

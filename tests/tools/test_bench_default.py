@@ -84,8 +84,27 @@ def test_a_run_without_the_section_says_so() -> None:
     assert text[-1] == "Not measured: not in this run."
 
 
-def test_the_capped_engine_runs_only_where_the_cap_changes_something() -> None:
-    assert "project-auto-avx2" in default_engines(["avx2", "avx512f"])
+def test_the_capped_engines_run_only_where_the_cap_changes_something() -> None:
+    capped = default_engines(["avx2", "avx512f"])
+    assert capped["project-auto-avx2"] == ("project-auto", {"DNNL_MAX_CPU_ISA": "AVX2"})
+    kind, env = capped["transformers-avx2"]
+    assert kind == "hf" and env["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert env["MKL_ENABLE_INSTRUCTIONS"] == env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     engines = default_engines(["avx2"])
-    assert "project-auto-avx2" not in engines
+    assert "project-auto-avx2" not in engines and "transformers-avx2" not in engines
     assert engines["project-auto"] == ("project-auto", {}) and "transformers" in engines
+
+
+def test_the_capped_project_is_judged_against_the_pipeline_capped_alike() -> None:
+    section = _default(80.0)
+    qa = dict(section.qa, **{"project-auto-avx2": _run(150.0), "transformers-avx2": _run(600.0)})
+    results = dataclasses.replace(
+        _committed(), default_precision=dataclasses.replace(section, qa=qa)
+    )
+    text = "\n".join(default_precision_section(results))
+    assert "| project-auto-avx2 | 150 | 165 | 0.38; 0.25 vs the pipeline capped alike |" in text
+    assert "| transformers-avx2 | 600 | 660 | 1.50 |" in text
+    rows = [line for line in targets(results) if "capped at AVX2 too" in line]
+    assert len(rows) == 1 and "150 ms vs 600 ms (0.25)" in rows[0] and "**met**" in rows[0]
+    rows = [line for line in targets(results) if "default precision (auto" in line]
+    assert "150 ms vs 400 ms (0.38)" in rows[1] and "**met**" in rows[1]

@@ -7,9 +7,8 @@ loads), on the layers one encoder layer multiplies at ``--tokens`` tokens: 768 -
 attention output) and the FFN, 768 -> 3072 -> 768. Each call runs a chain of ``REPEAT`` such
 layers, so the Python call costs little beside the GEMMs; the table gives the time per layer.
 
-- ``mxnet-int8``: a Dense layer quantized the way ``tools.quantize`` quantizes the model
-  (``quantize_net_v2``, smart mode, channel-wise, naive calibration): quantize_v2 of the input, the
-  fused int8 FullyConnected with fp32 output.
+- ``mxnet-int8``: the Dense layers quantized by ``tools.quantize.quantize_block``, the model's own
+  recipe: quantize_v2 of each layer's input, the fused int8 FullyConnected with fp32 output.
 - ``mxnet-fp32``: the same Dense layer unquantized (oneDNN's sgemm).
 - ``torch-fp32``: ``torch.nn.functional.linear``, what the transformers pipeline runs (MKL sgemm).
 
@@ -59,11 +58,10 @@ def _median_ms(run: object, reps: int) -> float:
 
 
 def _mxnet(tokens: int, reps: int, int8: bool) -> dict[str, float]:
-    import warnings
-
     import mxnet as mx
     import numpy as np
-    from mxnet.contrib.quantization import quantize_net_v2
+
+    from tools.quantize import quantize_block
 
     out: dict[str, float] = {}
     rng = np.random.default_rng(0)
@@ -77,18 +75,8 @@ def _mxnet(tokens: int, reps: int, int8: bool) -> dict[str, float]:
         x = mx.nd.array(rng.standard_normal((1, tokens, widths[0]), dtype=np.float32))
         net(x).wait_to_read()
         if int8:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
-                net = quantize_net_v2(
-                    net,
-                    quantized_dtype="auto",
-                    quantize_mode="smart",
-                    quantize_granularity="channel-wise",
-                    calib_mode="naive",
-                    calib_data=mx.io.NDArrayIter(data={"data": x}, batch_size=1),
-                    num_calib_examples=1,
-                    ctx=mx.cpu(),
-                )
+            calib = mx.io.NDArrayIter(data={"data": x}, batch_size=1)
+            net = quantize_block(net, calib, 1)
             net.hybridize(static_alloc=True, static_shape=True)
         for _ in range(10):
             net(x).wait_to_read()

@@ -204,6 +204,32 @@ def cheapest_first(model_dir: Path) -> list[str]:
     return sorted(groups_present(arch), key=lambda group: FALLBACK_MACS[group](*shape))
 
 
+def quantize_block(
+    block: Any, calib_data: Any, num_examples: int, exclude: Sequence[str] = ()
+) -> Any:
+    """``block`` (a hybridized Gluon block that has run) quantized with this project's recipe:
+    ``quantize_net_v2``, INT8 chosen per layer (``auto``), smart mode, channel-wise weights, naive
+    min/max calibration on ``calib_data`` (an ``mx.io`` iterator named after the block's inputs);
+    layers whose names match ``exclude`` stay fp32. ``bench.gemm_floor`` times layers made so."""
+    mx = _mx()
+    from mxnet.contrib.quantization import quantize_net_v2
+
+    with warnings.catch_warnings():
+        # The quantized SymbolBlock cannot infer its float inputs' dtype; they are float32.
+        warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
+        return quantize_net_v2(
+            block,
+            quantized_dtype="auto",
+            quantize_mode="smart",
+            quantize_granularity="channel-wise",
+            exclude_layers_match=list(exclude) or None,
+            calib_mode="naive",
+            calib_data=calib_data,
+            num_calib_examples=num_examples,
+            ctx=mx.cpu(),
+        )
+
+
 def quantize(
     model_dir: Path,
     *,
@@ -222,8 +248,6 @@ def quantize(
     from app.qa.model import QaModel
 
     mx = _mx()
-    from mxnet.contrib.quantization import quantize_net_v2
-
     unknown = sorted(set(fp32_groups) - set(FALLBACK_GROUPS))
     if unknown:
         raise ValueError(f"unknown fp32 groups {unknown}; known: {sorted(FALLBACK_GROUPS)}")
@@ -241,24 +265,12 @@ def quantize(
         if n == 0:
             raise ValueError(f"too few calibration windows for {form} at length {calib_length}")
         graph(*next(_batches(arrays, batch)))  # export needs a graph that has run
-        with warnings.catch_warnings():
-            # The quantized SymbolBlock cannot infer its float inputs' dtype; they are float32.
-            warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
-            qnet = quantize_net_v2(
-                graph,
-                quantized_dtype="auto",
-                quantize_mode="smart",
-                quantize_granularity="channel-wise",
-                exclude_layers_match=exclude or None,
-                calib_mode="naive",
-                # A named iterator: the generic wrapper would take a 2-input batch for data + label.
-                calib_data=mx.io.NDArrayIter(
-                    data={f"data{i}": a[:n].astype(np.float32) for i, a in enumerate(arrays)},
-                    batch_size=batch,
-                ),
-                num_calib_examples=n,
-                ctx=mx.cpu(),
-            )
+        # A named iterator: the generic wrapper would take a 2-input batch for data + label.
+        calib = mx.io.NDArrayIter(
+            data={f"data{i}": a[:n].astype(np.float32) for i, a in enumerate(arrays)},
+            batch_size=batch,
+        )
+        qnet = quantize_block(graph, calib, n, exclude)
         qnet.hybridize(static_alloc=True, static_shape=True)
         qnet(*next(_batches(arrays, batch)))
         qnet.export(str(out / form), epoch=0)

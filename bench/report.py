@@ -941,12 +941,12 @@ def _token_line(r: BenchResults) -> str:
     )
 
 
-#: The sections after the plots, in order: each renders one part of the results.
 def gemm_floor_section(r: BenchResults) -> list[str]:
     """bench.gemm_floor's section (INT8 and fp32 GEMMs, both engines), from the run's JSON."""
     return gemm_floor.markdown(r.gemm_floor)
 
 
+#: The sections after the plots, in order: each renders one part of the results.
 SECTIONS: tuple[Callable[[BenchResults], list[str]], ...] = (
     default_precision_section,
     gemm_floor_section,

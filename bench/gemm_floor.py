@@ -1,4 +1,4 @@
-"""The GEMM floor: ALBERT-base's three FullyConnected shapes, INT8 in mxnet against fp32 in PyTorch.
+"""The GEMM floor: ALBERT-base's FullyConnected layers, INT8 in mxnet against fp32 in PyTorch.
 
     python -m bench.gemm_floor [--tokens 384] [--reps 200]
 
@@ -24,12 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
+
+from bench.stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 #: name -> the widths a chain of Dense layers passes through, repeated REPEAT times per call so that
@@ -48,13 +51,13 @@ AVX2_EVERY_LIBRARY = {
 CAPS: dict[str, dict[str, str]] = {"uncapped": {}, "AVX2": AVX2_EVERY_LIBRARY}
 
 
-def _median_ms(run: object, reps: int) -> float:
+def _median_ms(run: Callable[[], object], reps: int) -> float:
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        run()  # type: ignore[operator]
+        run()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+    return summarize(times).p50_ms
 
 
 def _mxnet(tokens: int, reps: int, int8: bool) -> dict[str, float]:
@@ -80,7 +83,11 @@ def _mxnet(tokens: int, reps: int, int8: bool) -> dict[str, float]:
             net.hybridize(static_alloc=True, static_shape=True)
         for _ in range(10):
             net(x).wait_to_read()
-        out[name] = _median_ms(lambda net=net, x=x: net(x).wait_to_read(), reps) / REPEAT
+
+        def call(net: Any = net, x: Any = x) -> None:
+            net(x).wait_to_read()
+
+        out[name] = _median_ms(call, reps) / REPEAT
     return out
 
 
